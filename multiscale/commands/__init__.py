@@ -1,0 +1,1 @@
+"""Command groups of the ``multiscale`` CLI, one module per layer (thin wrappers)."""

@@ -1,0 +1,26 @@
+"""``multiscale run``: the whole chain on the embedded default (or a config)."""
+from __future__ import annotations
+
+import click
+
+from ..errors import NotBuiltError
+from ..logging_setup import configure_logging
+
+
+@click.command("run")
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--quiet", "-q", is_flag=True, help="Silence progress output.")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+def command(config, out_dir, quiet, scheduler) -> None:
+    """Run the chain atoms → cell; writes report.html, summary.json, figures/ and parameters."""
+    from ..pipeline import run_pipeline
+
+    configure_logging(quiet=quiet)
+    result = run_pipeline(config, out_dir=out_dir, scheduler=scheduler, quiet=quiet)
+    if not quiet:
+        click.echo(f"wrote {out_dir}/report.html and {out_dir}/summary.json")
+    if result.not_built:
+        raise NotBuiltError(
+            f"stages not built yet: {', '.join(result.not_built)} (finished: {', '.join(result.finished + result.resumed) or 'none'})"
+        )
