@@ -12,12 +12,13 @@ from ..logging_setup import configure_logging
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--quiet", "-q", is_flag=True, help="Silence progress output.")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
-def command(config, out_dir, quiet, scheduler) -> None:
+@click.option("--fast", is_flag=True, default=None, help="Short preset (live MD and profiles shortened).")
+def command(config, out_dir, quiet, scheduler, fast) -> None:
     """Run the chain atoms → cell; writes report.html, summary.json, figures/ and parameters."""
     from ..pipeline import run_pipeline
 
     configure_logging(quiet=quiet)
-    result = run_pipeline(config, out_dir=out_dir, scheduler=scheduler, quiet=quiet)
+    result = run_pipeline(config, out_dir=out_dir, scheduler=scheduler, quiet=quiet, fast=fast)
     if not quiet:
         click.echo(f"wrote {out_dir}/report.html and {out_dir}/summary.json")
     if result.not_built:

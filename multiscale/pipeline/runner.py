@@ -12,11 +12,18 @@ import hashlib
 import json
 import logging
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import MultiscaleError, NotBuiltError
+
+
+class StageError(MultiscaleError):
+    """A stage of the chain failed; the message names it."""
+
+    exit_code = 5
 from ..io import atomic_write_json, atomic_write_text
 from .config import load_run_config
 
@@ -69,15 +76,22 @@ def config_hash(config: dict) -> str:
 
 
 def run_pipeline(config_path=None, *, out_dir, scheduler: str | None = None, quiet: bool = False,
-                 stages: list[Stage] | None = None) -> PipelineResult:
-    """Run every stage of the chain into ``out_dir``; see the module docstring."""
-    config = load_run_config(config_path)
+                 fast: bool | None = None, stages: list[Stage] | None = None) -> PipelineResult:
+    """Run every stage of the chain into ``out_dir``; see the module docstring.
+
+    A stage that raises is reported as ``StageError`` naming the stage (its traceback goes to
+    ``OUT/stages/<name>.error.log``); stages finished before it stay cached, so the next run resumes.
+    """
+    from tqdm.auto import tqdm
+
+    config = load_run_config(config_path, fast=fast)
     out_dir = Path(out_dir)
     (out_dir / "stages").mkdir(parents=True, exist_ok=True)
     digest = config_hash(config)
     ctx = StageContext(config=config, out_dir=out_dir, results={}, scheduler=scheduler, quiet=quiet)
     result = PipelineResult(out_dir=out_dir)
-    for stage in stages or _stages():
+    stage_list = stages or _stages()
+    for stage in tqdm(stage_list, desc="multiscale run", disable=quiet, unit="stage"):
         cache = out_dir / "stages" / f"{stage.name}.json"
         if cache.is_file():
             cached = json.loads(cache.read_text())
@@ -94,8 +108,12 @@ def run_pipeline(config_path=None, *, out_dir, scheduler: str | None = None, qui
             result.not_built[stage.name] = str(exc)
             log.warning("stage %s: not built yet (%s)", stage.name, exc)
             continue
-        except MultiscaleError as exc:
-            raise type(exc)(f"stage {stage.name!r} failed: {exc}") from exc
+        except Exception as exc:  # any failure: keep finished stages, name the stage, keep the traceback
+            log_path = out_dir / "stages" / f"{stage.name}.error.log"
+            atomic_write_text(log_path, traceback.format_exc())
+            what = str(exc) if isinstance(exc, MultiscaleError) else f"{type(exc).__name__}: {exc}"
+            raise StageError(f"stage {stage.name!r} failed: {what} (details in {log_path}; finished stages are "
+                             f"kept and a rerun resumes after them)") from exc
         out = dict(out)
         out["wall_time_s"] = time.perf_counter() - start
         ctx.results[stage.name] = out
@@ -109,10 +127,15 @@ def run_pipeline(config_path=None, *, out_dir, scheduler: str | None = None, qui
 def _write_outputs(ctx: StageContext, result: PipelineResult) -> None:
     from .report import render_report
 
+    parameters: dict[str, Any] = {}
+    for res in ctx.results.values():
+        parameters.update(res.get("parameters", {}))
     summary: dict[str, Any] = {
         "config": ctx.config,
+        "parameters": parameters,
         "stages": {
-            name: {"status": "finished" if name in result.finished else "resumed", **res}
+            name: {"status": "finished" if name in result.finished else "resumed",
+                   **{k: v for k, v in res.items() if k != "parameters"}}
             for name, res in ctx.results.items()
         },
         "not_built": result.not_built,
