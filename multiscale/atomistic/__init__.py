@@ -1,0 +1,1 @@
+"""Atomistic layer."""

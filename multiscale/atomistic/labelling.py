@@ -1,0 +1,247 @@
+"""Reference labels: energies, forces, charges and dipoles at an applied field, kept in ASE SQLite.
+
+Each database row is one configuration with its reference results (``energy`` [eV],
+``forces`` [eV/Å], ``charges`` [e], ``dipole`` [e·Å], through a SinglePointCalculator) and the
+key-value pairs ``field_V_per_A`` (uniform field along +z), ``method`` (e.g. "GFN1-xTB"),
+``temperature_K`` (of the sampling MD, 0 for single points), ``task`` (the sampling task that
+made it), ``step`` and ``split`` ("train" or "heldout"). Work is mapped through
+:func:`multiscale.parallel.parallel_map` (Dask) and written by the parent process only, as each
+task completes, so an interrupted run resumes: tasks whose rows exist are skipped.
+
+Configurations come from short reference-driven Langevin MD (ASE integrator, reference forces
+including the field) started from fresh random packings — so every MD step is a labelled,
+physically weighted configuration at temperature T and field F.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from ..errors import DataFileError, InputError, check_range
+from ..parallel import parallel_map
+
+
+def _pack(atoms: Atoms) -> dict:
+    return dict(numbers=atoms.numbers.copy(), positions=atoms.positions.copy(), cell=np.array(atoms.cell),
+                pbc=atoms.pbc.copy(), initial_charges=atoms.get_initial_charges())
+
+
+def _unpack(d: dict) -> Atoms:
+    a = Atoms(numbers=d["numbers"], positions=d["positions"], cell=d["cell"], pbc=d["pbc"])
+    a.set_initial_charges(d["initial_charges"])
+    return a
+
+
+def config_id(atoms: Atoms, field_V_per_A: float, method: str) -> str:
+    """Stable hash of (numbers, positions to 1e-6 Å, cell, field, method): the resume key."""
+    h = hashlib.sha1()
+    h.update(atoms.numbers.tobytes())
+    h.update(np.round(atoms.positions, 6).tobytes())
+    h.update(np.round(np.array(atoms.cell), 6).tobytes())
+    h.update(f"{float(field_V_per_A):.6f}|{method}".encode())
+    return h.hexdigest()[:16]
+
+
+def _results(calc) -> dict:
+    r = calc.results
+    return dict(energy=float(r["energy"]), forces=np.array(r["forces"]), charges=np.array(r["charges"]),
+                dipole=np.array(r["dipole"]))
+
+
+def label_one(item: dict) -> dict:
+    """Worker: one reference single point. ``item`` = packed atoms + ``method`` + ``field_V_per_A``."""
+    from .reference import reference_calculator
+
+    atoms = _unpack(item["atoms"])
+    atoms.calc = reference_calculator(item["method"], field_V_per_A=item["field_V_per_A"])
+    atoms.get_forces()
+    return dict(atoms=item["atoms"], **_results(atoms.calc))
+
+
+def reference_md_task(item: dict) -> list[dict]:
+    """Worker: Langevin MD driven by the reference calculator; every step is a labelled frame.
+
+    ``item``: seed, method, field_V_per_A, temperature_K, n_steps, timestep_fs, friction_per_fs,
+    and ``size`` (``default_system`` size) or packed ``atoms``.
+    """
+    import os
+
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    from .reference import reference_calculator
+    from .system import build_interface
+
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    rng = np.random.default_rng(item["seed"])
+    if "atoms" in item:
+        atoms = _unpack(item["atoms"])
+    else:
+        atoms = build_interface(*item.get("sheet", (3, 2)), n_ec=item.get("n_ec", 3), n_salt=1, seed=item["seed"])
+    atoms.calc = reference_calculator(item["method"], field_V_per_A=item["field_V_per_A"])
+    MaxwellBoltzmannDistribution(atoms, temperature_K=item["temperature_K"], rng=rng)
+    dyn = Langevin(atoms, item["timestep_fs"] * units.fs, temperature_K=item["temperature_K"],
+                   friction=item["friction_per_fs"] / units.fs, rng=rng, fixcm=False)
+    frames: list[dict] = []
+
+    def record():
+        frames.append(dict(atoms=_pack(atoms), step=len(frames), **_results(atoms.calc)))
+
+    atoms.get_forces()
+    record()
+    for _ in range(item["n_steps"] - 1):
+        dyn.run(1)
+        record()
+    return frames
+
+
+def _write_rows(db, frames: Sequence[dict], meta: dict) -> None:
+    with db:
+        for fr in frames:
+            atoms = _unpack(fr["atoms"])
+            atoms.calc = SinglePointCalculator(atoms, energy=fr["energy"], forces=fr["forces"],
+                                               charges=fr["charges"], dipole=fr["dipole"])
+            kv = dict(meta)
+            kv["step"] = int(fr.get("step", 0))
+            kv["config_id"] = config_id(atoms, meta["field_V_per_A"], meta["method"])
+            db.write(atoms, key_value_pairs=kv)
+
+
+def _done_tasks(db) -> set[str]:
+    return {row.get("task") for row in db.select(columns=["key_value_pairs"]) if row.get("task")}
+
+
+def generate_reference_md(
+    db_path: str | Path,
+    *,
+    fields_V_per_A: Iterable[float] = (-0.1, -0.05, 0.0, 0.05, 0.1),
+    heldout_fields_V_per_A: Iterable[float] = (0.075,),
+    temperatures_K: Iterable[float] = (300.0, 600.0),
+    seeds: Iterable[int] = (0,),
+    n_steps: int = 60,
+    timestep_fs: float = 1.0,
+    friction_per_fs: float = 0.02,
+    method: str = "GFN1-xTB",
+    n_workers: int | None = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> int:
+    """Label reference-MD trajectories for every (seed, field, temperature) into ``db_path``.
+
+    Held-out fields are sampled at the first temperature only and stored with
+    ``split="heldout"``. Tasks already present in the database are skipped (resume). Tasks run
+    interleaved over fields so that a partial run still covers every field. Returns the number of
+    rows written.
+    """
+    from ase.db import connect
+
+    n_steps = int(check_range("n_steps", n_steps, low=1))
+    check_range("timestep_fs", timestep_fs, low=0.05, high=5.0)
+    temps = [float(t) for t in temperatures_K]
+    tasks = []
+    for seed in seeds:
+        for t in temps:
+            for f in fields_V_per_A:
+                tasks.append(dict(seed=int(seed), field_V_per_A=float(f), temperature_K=t, split="train"))
+        for f in heldout_fields_V_per_A:
+            tasks.append(dict(seed=int(seed) + 10_000, field_V_per_A=float(f), temperature_K=temps[0], split="heldout"))
+    db = connect(str(db_path))
+    done = _done_tasks(db)
+    todo = []
+    for t in tasks:
+        name = f"md-{method}-F{t['field_V_per_A']:+.3f}-T{t['temperature_K']:.0f}-s{t['seed']}"
+        if name in done:
+            continue
+        todo.append(dict(t, task=name, method=method, n_steps=n_steps, timestep_fs=float(timestep_fs),
+                         friction_per_fs=float(friction_per_fs)))
+    written = [0]
+
+    def on_result(i, frames):
+        t = todo[i]
+        meta = dict(task=t["task"], method=method, field_V_per_A=t["field_V_per_A"],
+                    temperature_K=t["temperature_K"], split=t["split"], seed=t["seed"])
+        _write_rows(db, frames, meta)
+        written[0] += len(frames)
+
+    parallel_map(reference_md_task, todo, n_workers=n_workers, scheduler=scheduler, progress=progress,
+                 description="reference MD", on_result=on_result)
+    return written[0]
+
+
+def label_configurations(
+    configurations: Sequence[Atoms],
+    db_path: str | Path,
+    *,
+    field_V_per_A: float = 0.0,
+    method: str = "GFN1-xTB",
+    split: str = "train",
+    task: str = "single-points",
+    n_workers: int | None = 1,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> int:
+    """Label ``configurations`` at one field with the reference, in batches through Dask.
+
+    Rows whose ``config_id`` (positions, cell, field, method) already exist are skipped.
+    Returns the number of rows written.
+    """
+    from ase.db import connect
+
+    check_range("field_V_per_A", field_V_per_A, low=-0.5, high=0.5)
+    db = connect(str(db_path))
+    have = {row.get("config_id") for row in db.select(columns=["key_value_pairs"])}
+    items = [dict(atoms=_pack(a), method=method, field_V_per_A=float(field_V_per_A))
+             for a in configurations if config_id(a, field_V_per_A, method) not in have]
+    written = [0]
+
+    def on_result(i, res):
+        meta = dict(task=task, method=method, field_V_per_A=float(field_V_per_A), temperature_K=0.0, split=split)
+        _write_rows(db, [res], meta)
+        written[0] += 1
+
+    parallel_map(label_one, items, n_workers=n_workers, scheduler=scheduler, progress=progress,
+                 description="labelling", on_result=on_result)
+    return written[0]
+
+
+def load_dataset(db_path: str | Path, selection: Any = None, **select_kwargs) -> list[Atoms]:
+    """Rows of a label database as Atoms with a SinglePointCalculator and ``info`` = key-value pairs."""
+    from ase.db import connect
+
+    path = Path(db_path)
+    if not path.is_file():
+        raise DataFileError(f"label database {path} not found; make it with `multiscale potential label --db {path}`")
+    out = []
+    for row in connect(str(path)).select(selection, **select_kwargs):
+        atoms = row.toatoms(add_additional_information=False)
+        atoms.calc = SinglePointCalculator(atoms, energy=row.energy, forces=row.forces,
+                                           charges=row.get("charges"), dipole=row.get("dipole"))
+        atoms.info.update(row.key_value_pairs)
+        out.append(atoms)
+    if not out:
+        raise DataFileError(f"label database {path} has no rows matching {selection!r} {select_kwargs}")
+    return out
+
+
+def export_extxyz(db_path: str | Path, out_path: str | Path, selection: Any = None) -> int:
+    """Write the database rows as extended XYZ (energy, forces, charges, dipole, field per frame)."""
+    from ase.io import write
+
+    from ..io import atomic_path
+
+    frames = load_dataset(db_path, selection)
+    with atomic_path(out_path) as tmp:
+        write(str(tmp), frames, format="extxyz")
+    return len(frames)

@@ -1,0 +1,156 @@
+"""The embedded default interface: Li⁺/BF₄⁻ in ethylene carbonate on a graphene basal plane.
+
+Geometry (ASE units, Å): a flat graphene sheet (C–C 1.42 Å, orthogonal 4-atom cell
+2.46 × 4.261 Å) in the plane z = ``GRAPHENE_Z_A``, periodic in x and y; above it a film of
+ethylene carbonate (EC, C₃H₄O₃) holding one or more LiBF₄ ion pairs, packed at the liquid
+density of EC (1.32 g/cm³) with a 3.0 Å gap to the sheet; vacuum above the film. The cell is
+periodic in all three directions for the reference code (tblite treats any periodic cell as
+3-D), so the vacuum gap (≥ 14 Å) decouples the slab from its z-images; a uniform field
+along +z then stands in for the electrode potential (the film is never cut by the z
+boundary, so the field term −F·Σ qᵢzᵢ is well defined).
+
+Why LiBF₄: BF₄⁻ is a common battery salt anion, small (5 atoms, so the ~80-atom training
+cells stay cheap), closed-shell and well described by GFN1-xTB (B and F are parametrised,
+no hypervalent P–F bonding as in PF₆⁻, and it does not react with EC as a bare F⁻ would).
+EC and BF₄⁻ geometries are GFN1-xTB minima (computed once, stored here).
+"""
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import InputError, ConvergenceError
+
+GRAPHENE_A_A = 2.46  #: graphene lattice constant [Å]
+GRAPHENE_Z_A = 2.0  #: height of the sheet in the cell [Å]
+VACUUM_A = 16.0  #: vacuum above the film [Å]
+GAP_A = 3.0  #: sheet-to-film gap [Å]
+EC_DENSITY_G_CM3 = 1.32
+MIN_DISTANCE_A = 1.9  #: closest intermolecular contact accepted when packing [Å]
+
+_EC_SYMBOLS = ["C", "O", "C", "C", "O", "O", "H", "H", "H", "H"]
+_EC_POSITIONS = np.array([
+    [-0.0, 0.7731, -0.0], [-1.1047, -0.0029, -0.0], [-0.7715, -1.3753, 0.0],
+    [0.7715, -1.3753, 0.0], [1.1047, -0.0029, 0.0], [0.0, 1.9569, -0.0],
+    [-1.1902, -1.8502, 0.8947], [-1.1902, -1.8502, -0.8947], [1.1902, -1.8502, 0.8947],
+    [1.1902, -1.8502, -0.8947],
+])
+_BF4_POSITIONS = np.array([
+    [0.0, 0.0, 0.0], [0.8129, 0.8129, 0.8129], [-0.8129, -0.8129, 0.8129],
+    [-0.8129, 0.8129, -0.8129], [0.8129, -0.8129, -0.8129],
+])
+_MASS_EC_G_MOL = 88.06
+_MASS_LIBF4_G_MOL = 93.75
+_AVOGADRO_A3 = 0.602214076  # N_A × 1e-24: (g/mol)/(g/cm³) → Å³ per molecule / this
+
+
+def graphene_sheet(n_x: int, n_y: int, *, z_A: float = GRAPHENE_Z_A) -> Atoms:
+    """An orthogonal ``n_x × n_y`` graphene supercell (4 C per 2.46 × 4.261 Å cell) at height z."""
+    if int(n_x) < 1 or int(n_y) < 1:
+        raise InputError(f"graphene supercell (n_x, n_y) = ({n_x}, {n_y}) must be >= 1 each")
+    a = GRAPHENE_A_A
+    b = a * np.sqrt(3.0)
+    base = np.array([[0.0, 0.0], [a / 2, b / 6], [a / 2, b / 2], [0.0, 2 * b / 3]])
+    pos = [[p[0] + i * a, p[1] + j * b, z_A] for i in range(n_x) for j in range(n_y) for p in base]
+    return Atoms(f"C{len(pos)}", positions=pos, cell=[n_x * a, n_y * b, 1.0], pbc=True)
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def _min_dist_xy_periodic(new: np.ndarray, old: np.ndarray, lx: float, ly: float) -> float:
+    if len(old) == 0:
+        return np.inf
+    d = new[:, None, :] - old[None, :, :]
+    d[..., 0] -= lx * np.round(d[..., 0] / lx)
+    d[..., 1] -= ly * np.round(d[..., 1] / ly)
+    return float(np.sqrt((d**2).sum(-1)).min())
+
+
+def build_interface(
+    n_x: int = 4,
+    n_y: int = 2,
+    *,
+    n_ec: int = 4,
+    n_salt: int = 1,
+    seed: int = 0,
+    max_tries: int = 20000,
+) -> Atoms:
+    """Graphene (n_x × n_y orthogonal cells) + ``n_ec`` EC + ``n_salt`` LiBF₄, random packing.
+
+    The film height h follows from the EC liquid density: h = Σ V_molecule / (L_x L_y).
+    Molecules get uniform random orientations and centres; a placement is rejected when
+    any atom comes closer than ``MIN_DISTANCE_A`` to an already placed atom (minimum image in
+    x, y) or leaves the slab [z_sheet + gap, z_sheet + gap + h]. Atom tags: 0 graphene,
+    1.. molecule index; ``atoms.info`` records the composition.
+    """
+    if int(n_ec) < 0 or int(n_salt) < 0:
+        raise InputError(f"n_ec = {n_ec}, n_salt = {n_salt} must be >= 0")
+    rng = np.random.default_rng(seed)
+    sheet = graphene_sheet(n_x, n_y)
+    lx, ly = sheet.cell[0, 0], sheet.cell[1, 1]
+    volume_A3 = (n_ec * _MASS_EC_G_MOL + n_salt * _MASS_LIBF4_G_MOL) / (EC_DENSITY_G_CM3 * _AVOGADRO_A3)
+    height_A = max(volume_A3 / (lx * ly), 4.0)
+    z_lo = GRAPHENE_Z_A + GAP_A
+    z_hi = z_lo + height_A
+    molecules: list[tuple[list[str], np.ndarray]] = []
+    for _ in range(n_salt):
+        molecules.append((["Li"], np.zeros((1, 3))))
+        molecules.append((["B", "F", "F", "F", "F"], _BF4_POSITIONS))
+    for _ in range(n_ec):
+        molecules.append((_EC_SYMBOLS, _EC_POSITIONS))
+    symbols = list(sheet.get_chemical_symbols())
+    positions = [p for p in sheet.positions]
+    tags = [0] * len(sheet)
+    charges = [0.0] * len(sheet)
+    placed = np.empty((0, 3))
+    tries = 0
+    for k, (syms, local) in enumerate(molecules, start=1):
+        while True:
+            tries += 1
+            if tries > max_tries:
+                raise ConvergenceError(
+                    f"could not pack {n_ec} EC + {n_salt} LiBF4 on a {n_x}x{n_y} graphene sheet "
+                    f"in {max_tries} tries; use fewer molecules or a larger sheet"
+                )
+            xyz = local @ _random_rotation(rng).T
+            span = xyz[:, 2].max() - xyz[:, 2].min()
+            lo = z_lo - xyz[:, 2].min()
+            hi = max(lo, z_hi - xyz[:, 2].max()) if span < height_A else lo + 0.5
+            centre = np.array([rng.uniform(0, lx), rng.uniform(0, ly), rng.uniform(lo, hi)])
+            trial = xyz + centre
+            if _min_dist_xy_periodic(trial, placed, lx, ly) >= MIN_DISTANCE_A:
+                break
+        placed = np.vstack([placed, trial])
+        symbols += syms
+        positions += list(trial)
+        tags += [k] * len(syms)
+        charges += [1.0] if syms == ["Li"] else ([-1.0] + [0.0] * 4 if syms[0] == "B" else [0.0] * len(syms))
+    top = max(p[2] for p in positions)
+    atoms = Atoms(symbols, positions=positions, cell=[lx, ly, top + VACUUM_A], pbc=True, tags=tags)
+    atoms.set_initial_charges(charges)  # formal charges; the total (0) is what the reference uses
+    atoms.wrap()
+    atoms.info.update(system="LiBF4/EC/graphene", n_ec=int(n_ec), n_salt=int(n_salt), seed=int(seed))
+    return atoms
+
+
+def default_system(seed: int = 0, *, size: str = "train") -> Atoms:
+    """The embedded default interface system, a fresh random packing per ``seed``.
+
+    ``size="train"`` (default): 4×2 graphene cell (32 C, 9.84 × 8.52 Å), 4 EC, 1 LiBF₄ —
+    78 atoms, the training cell. ``size="md"``: 8×4 cell (128 C, 19.7 × 17.0 Å), 16 EC,
+    2 LiBF₄ — 300 atoms, for ML-MD. Field along +z, normal to the electrode.
+    """
+    if size == "train":
+        return build_interface(4, 2, n_ec=4, n_salt=1, seed=seed)
+    if size == "md":
+        return build_interface(8, 4, n_ec=16, n_salt=2, seed=seed)
+    raise InputError(f"size = {size!r} must be one of ['train', 'md']")

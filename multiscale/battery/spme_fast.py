@@ -1,0 +1,432 @@
+"""Fast single-particle model with electrolyte (SPMe), stepped in numpy for many cells at once.
+
+Equations (PyBaMM's ``lithium_ion.SPMe()``, Marquis et al. 2019; positive current = discharge):
+
+* particles (k = n, p), spherical Fickian diffusion with the x-averaged interfacial flux
+  ∂c/∂t = (1/r²)∂/∂r(r² D_k ∂c/∂r),  −D_k ∂c/∂r|_R = j_k / F,  j_n = i/(a_n L_n),
+  j_p = −i/(a_p L_p),  i = I / A  [A/m²],  a_k = 3 ε_s,k / R_k;
+* electrolyte over negative | separator | positive (c_e in mol/m³):
+  ε ∂c_e/∂t = −∂N/∂x + a j / F,  N = −ε^b D_e(c_e) ∂c_e/∂x + t₊ i_e / F, zero flux at both ends,
+  a j = i/L_n, 0, −i/L_p and i_e the piecewise-linear electrolyte current;
+* voltage V = U_p(y_s) − U_n(x_s) + η_p − η_n + η_c + Δφ_e + Δφ_s with
+  η_k = ⟨(2RT/F) asinh(j_k / (2 j0_k(c_e(x))))⟩_k (x-averaged over the electrode),  η_c = χ RT/F (⟨ln(c_e/c̄_e)⟩_p − ⟨ln(c_e/c̄_e)⟩_n),
+  Δφ_e = −i (L_n/(3κ_n) + L_s/κ_s + L_p/(3κ_p)),  Δφ_s = −(i/3)(L_n/σ_n + L_p/σ_p),
+  κ_k = κ(c̄_e) ε_k^b (PyBaMM composite conductivity and composite ohm submodels), with
+  c̄_e = ⟨ε c_e⟩⟨1/ε⟩ as PyBaMM 26.10 evaluates the x-average of ε c_e / ε.
+
+Discretisation: PyBaMM's own finite volumes (uniform meshes, 20 shells and 20+20+20 cells
+by default; harmonic means of the diffusivity on interior faces; linear extrapolation of the
+surface value). Time stepping: the linear part is diagonalised once (A = M⁻¹K with M the
+control-volume measure and K symmetric, so A = V Λ V⁻¹ with real Λ ≤ 0) and advanced
+exactly for a current held constant over the step, z ← e^{Λdt} z + φ₁(Λdt) dt V⁻¹ b i,
+φ₁(x) = (eˣ−1)/x (zero-order hold, exact for any dt). The concentration dependence of the
+electrolyte diffusivity (and of a stoichiometry-dependent particle diffusivity) is added as
+an explicit term through the same φ₁ (exponential Euler, Hochbruck & Ostermann, Acta Numer.
+19 (2010) 209), which is stable because φ₁ damps the stiff modes. A step is a few small
+mat-vec products per cell; all cells advance in one vectorised call.
+
+Per-cell spread (packs): ``capacity_scale`` multiplies the electrode area (a cell of the
+same design, larger or smaller: capacity × s, current density / s), ``resistance_scale``
+multiplies the ohmic losses Δφ_e + Δφ_s.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError, NotBuiltError, check_range
+from .spme_parameters import SPMeTables, Table1D, build_tables
+
+#: PyBaMM's floor of the MacInnes-function argument c_e / c̄_e (settings.tolerances).
+PYBAMM_MACINNES_TOL = 1e-15
+
+#: Status bits of :attr:`FastSPMe.status` (per cell, OR-ed; 0 = inside every limit).
+STATUS_SOC = 1            # SOC outside [0, 1]
+STATUS_STOICHIOMETRY = 2  # a surface stoichiometry outside [0, 1] (OCP tables clamp there)
+STATUS_VOLTAGE = 4        # voltage outside the parameter set's cut-offs
+STATUS_ELECTROLYTE = 8    # electrolyte concentration ≤ 0 somewhere (depleted)
+
+
+def _mesh(lo, hi, n):
+    edges = np.linspace(lo, hi, n + 1)
+    return 0.5 * (edges[1:] + edges[:-1]), edges
+
+
+def _modal(measure, conductance):
+    """Diagonalise A = M⁻¹K for a chain with face conductances; returns (λ, V, V⁻¹)."""
+    n = measure.size
+    K = np.zeros((n, n))
+    i = np.arange(n - 1)
+    K[i, i] -= conductance
+    K[i + 1, i + 1] -= conductance
+    K[i, i + 1] += conductance
+    K[i + 1, i] += conductance
+    s = 1.0 / np.sqrt(measure)
+    lam, Q = np.linalg.eigh(s[:, None] * K * s[None, :])
+    lam[np.abs(lam) < 1e-10 * np.max(np.abs(lam))] = 0.0
+    return np.minimum(lam, 0.0), s[:, None] * Q, Q.T * np.sqrt(measure)[None, :]
+
+
+def _phi(lam, dt):
+    """(e^{λdt}, φ₁(λdt)·dt, φ₂(λdt)·dt) with φ₁ = (eˣ−1)/x, φ₂ = (eˣ−1−x)/x² (→ 1, ½ at 0)."""
+    x = lam * dt
+    small = np.abs(x) < 1e-6
+    xs = np.where(small, 1.0, x)
+    p1 = np.where(small, 1.0 + x / 2.0, np.expm1(xs) / xs)
+    p2 = np.where(small, 0.5 + x / 6.0, (np.expm1(xs) - xs) / xs ** 2)
+    return np.exp(x), p1 * dt, p2 * dt
+
+
+class FastSPMe:
+    """SPMe of ``n_cells`` cells at one ambient temperature, stepped with the measured current.
+
+    Parameters
+    ----------
+    parameter_values : pybamm.ParameterValues, optional
+        Default ``pybamm.ParameterValues("Chen2020")``.
+    n_cells : int
+        Number of cells stepped together.
+    initial_soc : float or array (n_cells,)
+        In [0, 1]; stoichiometries x = x₀ + s(x₁₀₀ − x₀), y = y₀ − s(y₀ − y₁₀₀) as PyBaMM's
+        ``get_initial_stoichiometries``.
+    ambient_temperature_K : float
+        Isothermal cell temperature [K] (PyBaMM ambient = initial temperature).
+    capacity_scale, resistance_scale : float or array (n_cells,), optional
+        Per-cell electrode-area and ohmic-loss multipliers (default 1).
+    current_hold : {"zero", "linear"}
+        Current between samples: held at the new sample (zero-order hold, as
+        ``pybamm.Simulation.step``) or linear from the previous sample (first-order hold, as a
+        PyBaMM linear ``Interpolant`` of a sampled profile). Both are integrated exactly.
+    macinnes_floor : float
+        Floor of c_e/c̄_e inside the logarithm of η_c (PyBaMM: 1e-15).
+    exchange_floor_mol_m3 : float, optional
+        If set, c_e in the exchange currents is replaced by c_f·ln(1 + e^{c_e/c_f}) (the guard of
+        :mod:`multiscale.battery.robust_spme`).
+    n_particle, n_electrolyte : int
+        Finite volumes per particle and per electrolyte sub-domain (PyBaMM default 20).
+    tables : SPMeTables, optional
+        Pre-built tables (skips PyBaMM evaluation; must be at ``ambient_temperature_K``).
+    """
+
+    def __init__(self, parameter_values=None, n_cells: int = 1, *, initial_soc=1.0,
+                 ambient_temperature_K: float = 298.15, capacity_scale=None, resistance_scale=None,
+                 current_hold: str = "zero", macinnes_floor: float = PYBAMM_MACINNES_TOL,
+                 exchange_floor_mol_m3: float | None = None, n_particle: int = 20,
+                 n_electrolyte: int = 20, tables: SPMeTables | None = None):
+        if isinstance(n_cells, bool) or int(n_cells) != n_cells or n_cells < 1:
+            raise InputError(f"n_cells = {n_cells!r} is out of range: must be an integer >= 1")
+        if current_hold not in ("zero", "linear"):
+            raise InputError(f"current_hold = {current_hold!r} is not one of 'zero', 'linear'")
+        for name, val in (("n_particle", n_particle), ("n_electrolyte", n_electrolyte)):
+            if int(val) != val or val < 3:
+                raise InputError(f"{name} = {val!r} is out of range: must be an integer >= 3")
+        self.n_cells = int(n_cells)
+        self.current_hold = current_hold
+        T = check_range("ambient_temperature_K", ambient_temperature_K, low=200.0, high=400.0)
+        if tables is None:
+            tables = build_tables(parameter_values, T)
+        elif abs(tables.temperature_K - T) > 1e-9:
+            raise InputError(f"tables.temperature_K = {tables.temperature_K} differs from ambient_temperature_K = {T}")
+        self.tables = tb = tables
+        self.temperature_K = T
+        self.RT_F = tb.gas_constant_J_mol_K * T / tb.faraday_C_mol
+        self.capacity_scale = self._per_cell("capacity_scale", capacity_scale)
+        self.resistance_scale = self._per_cell("resistance_scale", resistance_scale)
+        self.area_m2 = tb.electrode_area_m2 * self.capacity_scale
+        self._macinnes_floor = check_range("macinnes_floor", macinnes_floor, low=0.0, high=1.0)
+        self._build_particles(int(n_particle))
+        self._build_electrolyte(int(n_electrolyte), exchange_floor_mol_m3)
+        self._cache: dict = {}
+        self.reset(initial_soc)
+
+    # ------------------------------------------------------------------ set-up
+    def _per_cell(self, name, value):
+        if value is None:
+            return np.ones(self.n_cells)
+        a = np.broadcast_to(np.asarray(value, dtype=float), (self.n_cells,)).copy()
+        if not np.all(np.isfinite(a)) or np.any(a <= 0):
+            raise InputError(f"{name} = {value!r} is out of range: must be finite and > 0 for every cell")
+        return a
+
+    def _build_particles(self, n):
+        """Spherical finite volumes (PyBaMM): only the decaying modes are kept; the mean is exact."""
+        tb, F = self.tables, self.tables.faraday_C_mol
+        lams, bs, surf_rows, k_avg, self._flux_per_current = [], [], [], [], []
+        for el, sign in ((tb.negative, 1.0), (tb.positive, -1.0)):
+            if el.diffusivity_m2_s.constant is None:
+                raise NotBuiltError("a stoichiometry-dependent particle diffusivity is not supported by the "
+                                    "fast SPMe yet (Chen2020's are constant)")
+            R, cmax = el.particle_radius_m, el.c_max_mol_m3
+            nodes, edges = _mesh(0.0, R, n)
+            vol = np.diff(edges ** 3) / 3.0
+            cond = el.diffusivity_m2_s.constant * edges[1:-1] ** 2 / np.diff(nodes)
+            lam, V, Vinv = _modal(vol, cond)
+            keep = lam < 0.0
+            fpc = sign / (el.surface_area_m2_m3 * el.thickness_m)     # j per unit i
+            self._flux_per_current.append(fpc)
+            bs.append(Vinv[keep, -1] * (-R ** 2 / (F * vol[-1] * cmax)) * fpc)  # d sto/dt per i
+            surf_rows.append(1.5 * V[-1, keep] - 0.5 * V[-2, keep])            # PyBaMM extrapolation
+            lams.append(lam[keep])
+            k_avg.append(-3.0 * fpc / (F * R * cmax))
+        m = [lam.size for lam in lams]
+        self._lam_s = np.concatenate(lams)
+        self._b_s = np.concatenate(bs)
+        self._S = np.zeros((sum(m), 2))
+        self._S[:m[0], 0], self._S[m[0]:, 1] = surf_rows
+        self._k_avg = np.array(k_avg)
+
+    def _build_electrolyte(self, n, exchange_floor):
+        tb, F = self.tables, self.tables.faraday_C_mol
+        Ln, Ls, Lp = tb.negative.thickness_m, tb.separator_thickness_m, tb.positive.thickness_m
+        L = Ln + Ls + Lp
+        parts = [_mesh(0.0, Ln, n), _mesh(Ln, Ln + Ls, n), _mesh(Ln + Ls, L, n)]
+        nodes = np.concatenate([p[0] for p in parts])
+        edges = np.concatenate([parts[0][1], parts[1][1][1:], parts[2][1][1:]])
+        eps = np.repeat([tb.negative.porosity, tb.separator_porosity, tb.positive.porosity], n)
+        brug = np.repeat([tb.negative.bruggeman_electrolyte, tb.separator_bruggeman,
+                          tb.positive.bruggeman_electrolyte], n)
+        tor, dx, dn = eps ** brug, np.diff(edges), np.diff(nodes)
+        beta = dx[:-1] / (dx[:-1] + dx[1:])
+        g_tor = 1.0 / (beta / tor[:-1] + (1.0 - beta) / tor[1:]) / dn    # PyBaMM harmonic mean
+        c0 = tb.c_e_init_mol_m3
+        De = tb.electrolyte_diffusivity_m2_s
+        self._De_ref = float(De(c0))
+        measure = eps * dx
+        lam, V, Vinv = _modal(measure, g_tor * self._De_ref)
+        self._lam_e, self._Ve_T, self._Vinv_e_T = lam, np.ascontiguousarray(V.T), np.ascontiguousarray(Vinv.T)
+        # sources per unit i: reaction a j / F and migration −∂(t₊ i_e/F)/∂x (PyBaMM node→edge means)
+        if tb.transference_number.constant is None:
+            raise NotBuiltError("a concentration-dependent transference number is not supported by the fast SPMe yet")
+        i_e = np.concatenate([nodes[:n] / Ln, np.ones(n), (L - nodes[2 * n:]) / Lp])
+        m_nodes = tb.transference_number.constant * i_e / F
+        w = dx[:-1] / (dx[:-1] + dx[1:])
+        face = (1.0 - w) * m_nodes[:-1] + w * m_nodes[1:]
+        div = np.zeros(3 * n)
+        div[:-1] += face
+        div[1:] -= face
+        src = np.concatenate([np.full(n, 1.0 / Ln), np.zeros(n), np.full(n, -1.0 / Lp)]) / F
+        self._b_e = ((src * dx - div) / measure) @ self._Vinv_e_T
+        # concentration-dependent D_e: explicit remainder M⁻¹ Div[(D(c_f) − D_ref) g_tor ∇c]
+        self._nonlinear = De.constant is None
+        if self._nonlinear:
+            W = np.zeros((3 * n, 2 * (3 * n - 1)))
+            k = np.arange(3 * n - 1)
+            W[k, k], W[k + 1, k] = 1.0 - beta, beta          # c at faces (distance-weighted)
+            W[k, 3 * n - 1 + k], W[k + 1, 3 * n - 1 + k] = -g_tor, g_tor
+            self._W_face = W
+            D = np.zeros((3 * n - 1, 3 * n))
+            D[k, k], D[k, k + 1] = 1.0, -1.0
+            self._div_modal = (D / measure[None, :]) @ self._Vinv_e_T
+            self._De = De
+        self._n_face = 3 * n - 1
+        self._n_e = n
+        # PyBaMM 26.10 simplifies x_average(εc/ε) to x_average(εc)·x_average(1/ε): constant in time
+        self._c_av = c0 * (np.sum(eps * dx) / L) * (np.sum(dx / eps) / L)
+        self._w_mac = np.where(np.arange(3 * n) >= 2 * n, 1.0 / n, 0.0) - np.where(np.arange(3 * n) < n, 1.0 / n, 0.0)
+        self._chi_RT_F = float(tb.chi(self._c_av)) * self.RT_F
+        kappa = float(tb.electrolyte_conductivity_S_m(self._c_av))
+        self._R_e = (Ln / (3 * tor[0]) + Ls / tor[n] + Lp / (3 * tor[-1])) / kappa
+        neg, pos = tb.negative, tb.positive
+        self._sigma_const = neg.sigma_S_m.constant is not None and pos.sigma_S_m.constant is not None
+        if self._sigma_const:
+            self._R_s = (Ln / (neg.sigma_S_m.constant * neg.electrode_transport_efficiency)
+                         + Lp / (pos.sigma_S_m.constant * pos.electrode_transport_efficiency)) / 3.0
+        self._ce_floor = self._macinnes_floor * self._c_av
+        # exchange currents: ½/f(c_e) tables (with the optional guard), g(c_s) tables
+        self._inv_f = []
+        for el in (neg, pos):
+            grid = el.j0_ce.x_grid
+            if exchange_floor is not None:
+                cf = check_range("exchange_floor_mol_m3", exchange_floor, low=0.0, low_inclusive=False)
+                grid = np.concatenate([np.linspace(-20 * cf, 0.0, 400, endpoint=False), grid])
+                vals = el.j0_ce(cf * np.logaddexp(0.0, grid / cf))
+            else:
+                vals = el.j0_ce(grid)
+            self._inv_f.append(Table1D(grid, 0.5 / np.maximum(vals, 1e-300), None))
+
+    # ------------------------------------------------------------------ state
+    def reset(self, initial_soc=1.0):
+        """Uniform particles at ``initial_soc``, the electrolyte at rest, zero previous current."""
+        soc = self._per_cell_soc(initial_soc)
+        x0, x100, y100, y0 = self.tables.stoichiometry_limits
+        self._avg = np.column_stack([x0 + soc * (x100 - x0), y0 - soc * (y0 - y100)])
+        self._zs = np.zeros((self.n_cells, self._lam_s.size))
+        c = np.full((self.n_cells, 3 * self._n_e), self.tables.c_e_init_mol_m3)
+        self._ze = c @ self._Vinv_e_T
+        self._c = self._ze @ self._Ve_T
+        self._i_prev = None
+        self.status = np.zeros(self.n_cells, dtype=np.int8)
+
+    def _per_cell_soc(self, soc):
+        a = np.broadcast_to(np.asarray(soc, dtype=float), (self.n_cells,)).copy()
+        if not np.all(np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
+            raise InputError(f"initial_soc = {soc!r} is out of range: must be in [0, 1] for every cell")
+        return a
+
+    @property
+    def soc(self) -> np.ndarray:
+        """SOC = (x̄ − x₀)/(x₁₀₀ − x₀) from the negative particles' average stoichiometry."""
+        x0, x100, _, _ = self.tables.stoichiometry_limits
+        return (self._avg[:, 0] - x0) / (x100 - x0)
+
+    @property
+    def capacity_Ah(self) -> np.ndarray:
+        """Capacity between SOC 0 and 1 per cell [A h]: (x₁₀₀ − x₀) c_max ε_s L A F / 3600."""
+        el = self.tables.negative
+        x0, x100, _, _ = self.tables.stoichiometry_limits
+        return ((x100 - x0) * el.c_max_mol_m3 * el.active_fraction * el.thickness_m * self.area_m2
+                * self.tables.faraday_C_mol / 3600.0)
+
+    def shift_soc(self, delta_soc):
+        """Move both particles' average stoichiometry by ``delta_soc`` (lithium-conserving)."""
+        x0, x100, y100, y0 = self.tables.stoichiometry_limits
+        self._avg = self._avg + np.column_stack([np.asarray(delta_soc) * (x100 - x0) + 0 * self._avg[:, 0],
+                                                 -np.asarray(delta_soc) * (y0 - y100) + 0 * self._avg[:, 1]])
+
+    def get_state(self) -> dict:
+        """Copy of the dynamic state (for checkpoints and filters)."""
+        return {"avg": self._avg.copy(), "zs": self._zs.copy(), "ze": self._ze.copy(), "c": self._c.copy(),
+                "i_prev": None if self._i_prev is None else self._i_prev.copy(), "status": self.status.copy()}
+
+    def set_state(self, state: dict) -> None:
+        self._avg, self._zs, self._ze, self._c = (state[k].copy() for k in ("avg", "zs", "ze", "c"))
+        self._i_prev = None if state["i_prev"] is None else state["i_prev"].copy()
+        self.status = state["status"].copy()
+
+    # ------------------------------------------------------------------ stepping
+    def _propagators(self, dt):
+        hit = self._cache.get(dt) if np.ndim(dt) == 0 else None
+        if hit is None:
+            d = np.asarray(dt, dtype=float)[..., None] if np.ndim(dt) else float(dt)
+            es, p1s, p2s = _phi(self._lam_s, d)
+            ee, p1e, p2e = _phi(self._lam_e, d)
+            hit = (es, p1s * self._b_s, p2s * self._b_s, ee, p1e, p1e * self._b_e, p2e * self._b_e)
+            if np.ndim(dt) == 0:
+                if len(self._cache) > 512:
+                    self._cache.clear()
+                self._cache[float(dt)] = hit
+        return hit
+
+    def advance(self, current_A, dt_s) -> np.ndarray:
+        """Advance all states over ``dt_s`` (validated by :meth:`step`); returns i [A/m²]."""
+        i = current_A / self.area_m2
+        i0 = i if (self._i_prev is None or self.current_hold == "zero") else self._i_prev
+        es, q1s, q2s, ee, p1e, q1e, q2e = self._propagators(dt_s)
+        di = (i - i0)[:, None]
+        i0c = i0[:, None]
+        dt = dt_s if np.ndim(dt_s) == 0 else dt_s[:, None]
+        self._avg = self._avg + self._k_avg[None, :] * (i0c * dt + 0.5 * di * dt)
+        self._zs = es * self._zs + q1s * i0c + q2s * di
+        ze = ee * self._ze + q1e * i0c + q2e * di
+        if self._nonlinear:
+            cw = self._c @ self._W_face
+            nf = self._n_face
+            flux = (self._De(cw[:, :nf]) - self._De_ref) * cw[:, nf:]
+            ze = ze + p1e * (flux @ self._div_modal)
+        self._ze = ze
+        self._c = ze @ self._Ve_T
+        self._i_prev = i
+        return i
+
+    def outputs(self, current_A, *, delta_soc=None) -> dict:
+        """SPMe quantities (PyBaMM names, see ``features.SPME_STATE_VARIABLES``) per cell.
+
+        ``delta_soc`` (scalar or (n_cells,)) evaluates them as if the particles' average
+        stoichiometries were shifted by that SOC (the Kalman filter's measurement function);
+        the state is not changed.
+        """
+        tb = self.tables
+        I = np.broadcast_to(np.asarray(current_A, dtype=float), (self.n_cells,))
+        i = I / self.area_m2
+        avg = self._avg
+        if delta_soc is not None:
+            x0, x100, y100, y0 = tb.stoichiometry_limits
+            ds = np.asarray(delta_soc, dtype=float).reshape(-1, 1)
+            avg = avg + ds * np.array([x100 - x0, y100 - y0])
+        surf = self._zs @ self._S + avg
+        xs, ys = surf[:, 0], surf[:, 1]
+        neg, pos = tb.negative, tb.positive
+        ocv = np.interp(ys, pos.ocp_V.x_grid, pos.ocp_V.y_grid) - np.interp(xs, neg.ocp_V.x_grid, neg.ocp_V.y_grid)
+        c = self._c
+        n = self._n_e
+        eta_c = self._chi_RT_F * (np.log(np.maximum(c, self._ce_floor)) @ self._w_mac)
+        d_phi_e = -self._R_e * i
+        if self._sigma_const:
+            d_phi_s = -self._R_s * i
+        else:
+            sn = neg.sigma_S_m(xs) * neg.electrode_transport_efficiency
+            sp = pos.sigma_S_m(ys) * pos.electrode_transport_efficiency
+            d_phi_s = -(i / 3.0) * (neg.thickness_m / sn + pos.thickness_m / sp)
+        # PyBaMM: inverse Butler–Volmer at every electrolyte node with the local j0, x-averaged
+        fn, fp = self._inv_f
+        rn = (i * self._flux_per_current[0]) / np.interp(xs * neg.c_max_mol_m3, neg.j0_cs.x_grid, neg.j0_cs.y_grid)
+        rp = (i * self._flux_per_current[1]) / np.interp(ys * pos.c_max_mol_m3, pos.j0_cs.x_grid, pos.j0_cs.y_grid)
+        eta_n = (2.0 * self.RT_F / n) * np.arcsinh(rn[:, None] * np.interp(c[:, :n], fn.x_grid, fn.y_grid)).sum(axis=1)
+        eta_p = (2.0 * self.RT_F / n) * np.arcsinh(rp[:, None] * np.interp(c[:, 2 * n:], fp.x_grid, fp.y_grid)).sum(axis=1)
+        V = ocv + eta_p - eta_n + eta_c + self.resistance_scale * (d_phi_e + d_phi_s)
+        return {
+            "Current [A]": np.array(I, dtype=float),
+            "Voltage [V]": V,
+            "X-averaged negative particle surface stoichiometry": xs,
+            "X-averaged positive particle surface stoichiometry": ys,
+            "Average negative particle stoichiometry": avg[:, 0],
+            "Average positive particle stoichiometry": avg[:, 1],
+            "X-averaged negative electrode reaction overpotential [V]": eta_n,
+            "X-averaged positive electrode reaction overpotential [V]": eta_p,
+            "X-averaged concentration overpotential [V]": eta_c,
+            "X-averaged electrolyte ohmic losses [V]": d_phi_e,
+            "X-averaged solid phase ohmic losses [V]": d_phi_s,
+            "Open-circuit voltage [V]": ocv,
+        }
+
+    def update_status(self, voltage_V) -> np.ndarray:
+        """Recompute :attr:`status` bits (``STATUS_*``) for the current state and voltage."""
+        tb = self.tables
+        soc = self.soc
+        surf = self._zs @ self._S + self._avg
+        st = np.where((soc < 0.0) | (soc > 1.0), STATUS_SOC, 0)
+        st |= np.where(np.any((surf <= 0.0) | (surf >= 1.0), axis=1), STATUS_STOICHIOMETRY, 0)
+        st |= np.where((voltage_V < tb.lower_voltage_V) | (voltage_V > tb.upper_voltage_V), STATUS_VOLTAGE, 0)
+        st |= np.where(self._c.min(axis=1) <= 0.0, STATUS_ELECTROLYTE, 0)
+        self.status = st.astype(np.int8)
+        return self.status
+
+    def step(self, current_A, dt_s) -> dict:
+        """Validate, advance and return :meth:`outputs` at the end of the step.
+
+        ``current_A`` scalar or (n_cells,) [A], positive = discharge; ``dt_s`` > 0 scalar or
+        (n_cells,) [s]. Raises :class:`InputError` on NaN/inf current or dt ≤ 0.
+        """
+        I = check_current(current_A, self.n_cells)
+        dt = check_dt(dt_s, self.n_cells)
+        self.advance(I, dt)
+        out = self.outputs(I)
+        self.update_status(out["Voltage [V]"])
+        return out
+
+
+def check_current(current_A, n_cells):
+    """``current_A`` as a float array (n_cells,), or :class:`InputError` (shape, NaN, inf)."""
+    I = np.asarray(current_A, dtype=float)
+    if I.ndim == 0:
+        I = np.full(n_cells, float(I))
+    if I.shape != (n_cells,):
+        raise InputError(f"current_A has shape {I.shape}; expected a scalar or ({n_cells},)")
+    if not np.isfinite(I).all():
+        raise InputError(f"current_A = {current_A!r} contains NaN or inf")
+    return I
+
+
+def check_dt(dt_s, n_cells):
+    """``dt_s`` as a float > 0 or an array (n_cells,) of them, or :class:`InputError`."""
+    if np.ndim(dt_s) == 0:
+        try:
+            dt = float(dt_s)
+        except (TypeError, ValueError):
+            raise InputError(f"dt_s = {dt_s!r} is not a number") from None
+        if not np.isfinite(dt) or dt <= 0:
+            raise InputError(f"dt_s = {dt_s!r} is out of range: must be finite and > 0")
+        return dt
+    dt = np.asarray(dt_s, dtype=float)
+    if dt.shape != (n_cells,) or not np.all(np.isfinite(dt)) or np.any(dt <= 0):
+        raise InputError(f"dt_s must be a finite scalar > 0 or an array ({n_cells},) of them; got {dt_s!r}")
+    return dt
