@@ -37,7 +37,9 @@ def random_entries(n: int, seed: int = 0, max_amount: int = 8) -> list[tuple[str
 
 def run_ours(entries):
     from multiscale.thermo import PhaseDiagram
+    from multiscale.thermo.composition import _parse_formula_cached
 
+    _parse_formula_cached.cache_clear()      # every run parses from scratch, like pymatgen's
     t0 = time.perf_counter()
     pd = PhaseDiagram(entries)
     e_hull = pd.e_above_hull_all()

@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-import warnings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -253,7 +252,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--quick", action="store_true", help="a quarter of the repeats")
     args = parser.parse_args(argv)
-    warnings.simplefilter("ignore", RuntimeWarning)
     out = {"benchmark": "uq_coverage", "nominal": LEVEL, "target_coverage": list(TARGET), "quantities": {}}
     all_ok = True
     for name, (exp, truth, reps) in _quantities().items():

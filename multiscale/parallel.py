@@ -5,7 +5,7 @@ screening candidates) goes through :func:`parallel_map`, which returns results i
 and is identical to the serial path (``n_workers=0``) for deterministic functions. Random
 functions must take their seed as part of the item, never from global state.
 
-The local cluster listens on 127.0.0.1 only and has no dashboard.
+The local cluster listens on 127.0.0.1 only (its HTTP endpoints on a free loopback port).
 """
 from __future__ import annotations
 
@@ -58,7 +58,10 @@ def dask_client(
         threads_per_worker=threads_per_worker,
         processes=processes,
         host="127.0.0.1",
-        dashboard_address=None,
+        # Its HTTP endpoints bind a free loopback port: the default (8787) may be taken by another
+        # cluster on a shared machine, and distributed then leaks a socket while it retries.
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
         memory_limit=memory_limit,
     )
     client = Client(cluster)

@@ -19,7 +19,8 @@ Survival is checked only at saved frames, so atoms that leave and come back betw
 count as survivors; the estimator corrects this with the continuity correction for discretely
 monitored Brownian motion (Broadie, Glasserman & Kou, Math. Finance 7, 325 (1997)): each
 absorbing face moves out by β√(2D⊥Δt), β = −ζ(½)/√(2π) = 0.5826. D⊥ is the least-squares fit
-of ln P over lags with P ≥ ``min_survival_perp``.
+of the slowest mode, ln P = ln A − π²D⊥t/W², over lags with ``min_survival_perp`` ≤ P ≤ 0.5
+(free amplitude A; W the corrected effective width).
 
 Errors: time origins are split into ``n_blocks`` contiguous blocks, the estimator is applied
 in each, and the error is the standard error of the block values.
@@ -31,7 +32,6 @@ and the gap is explicit.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from ..errors import InputError, check_finite_array, check_range
 from ..units import angstrom_m, diffusivity_A2_ps_to_m2_s
@@ -39,7 +39,7 @@ from .readers import as_cell_matrix, iter_chunks, select_atoms
 
 BGK_BETA = 0.5825971579390106       # −ζ(1/2)/√(2π)
 _N_TERMS = 401                      # odd terms of the survival series
-MAX_SURVIVAL_PERP = 1.0             # upper end of the P window of the D⊥ fit
+MAX_SURVIVAL_PERP = 0.5             # D⊥ fit window starts at P = 0.5: higher modes < 0.3 % there
 
 
 def survival_slab(t_ps, d_A2_ps: float, width_A: float, *, reflecting: bool = False,
@@ -56,6 +56,23 @@ def survival_slab(t_ps, d_A2_ps: float, width_A: float, *, reflecting: bool = Fa
     n = 2 * np.arange(_N_TERMS) + 1
     t = np.atleast_1d(np.asarray(t_ps, dtype=float))
     return (8 / (np.pi**2 * n[None] ** 2) * np.exp(-np.outer(t, n**2) * np.pi**2 * d_A2_ps / width**2)).sum(axis=1)
+
+
+def _d_from_rate(rate_per_ps: float, width_A: float, n_reflecting: int, frame_dt_ps: float) -> float:
+    """Solve k = π² D / W(D)² for D [Å²/ps]; W = effective width of the layer's slowest mode.
+
+    Two absorbing faces: W = L + 2 s; one reflecting face: W = 2 (L + s); s = β√(2DΔt).
+    A fixed-point iteration (s ≪ L, contraction factor ~ s/L).
+    """
+    d = rate_per_ps * (width_A * (2 if n_reflecting else 1)) ** 2 / np.pi**2
+    for _ in range(100):
+        s = BGK_BETA * np.sqrt(2 * d * frame_dt_ps)
+        w = 2 * (width_A + s) if n_reflecting else width_A + 2 * s
+        d_new = rate_per_ps * w**2 / np.pi**2
+        if abs(d_new - d) <= 1e-12 * d_new:
+            break
+        d = d_new
+    return float(d_new)
 
 
 def _run_lengths(bins: np.ndarray) -> np.ndarray:
@@ -83,7 +100,7 @@ def diffusion_profile(positions, time_ps, cell, *, axis: int = 2, bin_edges=None
     bin_edges : layer edges along ``axis`` in Å; default ``n_bins`` equal layers spanning the
         occupied range.
     species : atoms to include (indices, boolean mask, or symbols with ``symbols`` given).
-    max_lag_ps : longest lag; default a quarter of a time block.
+    max_lag_ps : longest lag; default half a time block.
 
     Returns
     -------
@@ -129,7 +146,7 @@ def diffusion_profile(positions, time_ps, cell, *, axis: int = 2, bin_edges=None
 
     T = pos.shape[0]
     T_blk = T // int(n_blocks)
-    max_lag = int(round(max_lag_ps / dt)) if max_lag_ps is not None else max(T_blk // 4, 3)
+    max_lag = int(round(max_lag_ps / dt)) if max_lag_ps is not None else max(T_blk // 2, 3)
     if not 2 <= max_lag < T_blk:
         raise InputError(f"max_lag_ps = {max_lag * dt:g} is out of range: need between {2 * dt:g} and "
                          f"{(T_blk - 1) * dt:g} ps (one time block) at this trajectory length")
@@ -202,19 +219,9 @@ def _estimate(n0, surv, msd, lags_ps, width, n_reflecting, dt, min_survival, min
     fit = (p >= min_surv_perp) & (p <= MAX_SURVIVAL_PERP) & (surv >= min_samples)
     fit[0] = False
     if n_reflecting < 2 and fit.sum() >= 3:
-        frame_dt = dt if discrete_correction else 0.0
-        t_fit, lp = lags_ps[fit], np.log(p[fit])
-
-        def loss(log_d):
-            model = survival_slab(t_fit, np.exp(log_d), width, reflecting=n_reflecting == 1, frame_dt_ps=frame_dt,
-                                  n_absorbing=2 - n_reflecting)
-            return float(np.sum((np.log(model) - lp) ** 2))
-
-        # initial bracket from the slowest mode, then a bounded 1-D minimisation in ln D
-        slope = -np.polyfit(t_fit, lp, 1)[0]
-        eff = width * (2 if n_reflecting else 1)
-        guess = max(slope * eff**2 / np.pi**2, 1e-12)
-        r = minimize_scalar(loss, bounds=(np.log(guess) - 4, np.log(guess) + 4), method="bounded",
-                            options={"xatol": 1e-8})
-        d_perp = float(np.exp(r.x))
+        # slowest mode only: ln P = ln A − k t with a free amplitude A (it absorbs the start-up,
+        # where the higher modes and the discrete monitoring change P), then k = π²D/W(D)²
+        k = -np.polyfit(lags_ps[fit], np.log(p[fit]), 1, w=np.sqrt(surv[fit]))[0]   # σ(ln P) ≈ 1/√survivors
+        if k > 0:
+            d_perp = _d_from_rate(k, width, n_reflecting, dt if discrete_correction else 0.0)
     return d_par, d_perp

@@ -33,18 +33,20 @@ _DIMS = {"xyz": [0, 1, 2], "xy": [0, 1], "xz": [0, 2], "yz": [1, 2], "x": [0], "
 
 def msd_fft_sum(positions: np.ndarray) -> np.ndarray:
     """Σ over atoms of the all-origin MSD, lags 0..T−1, for unwrapped positions (T, N, d) in Å²."""
+    from scipy.fft import irfft, next_fast_len, rfft
+
     x = np.asarray(positions, dtype=float)
-    T = x.shape[0]
-    n_fft = 1 << int(np.ceil(np.log2(2 * T)))
-    f = np.fft.rfft(x, n=n_fft, axis=0)
-    acf = np.fft.irfft((f * f.conj()).real, n=n_fft, axis=0)[:T].sum(axis=2)     # (T, N)
-    s2 = acf / (T - np.arange(T))[:, None]
-    dsq = np.einsum("tnk,tnk->tn", x, x)
+    T, n_atoms = x.shape[:2]
+    n_fft = next_fast_len(2 * T, real=True)
+    f = rfft(x, n=n_fft, axis=0)
+    power = (f.real**2 + f.imag**2).sum(axis=(1, 2))            # Σ_atoms Σ_xyz |F|²: irfft is linear
+    del f
+    s2 = irfft(power, n=n_fft)[:T] / (T - np.arange(T))
+    dsq = np.einsum("tnk,tnk->t", x, x)                           # Σ_atoms r²(t)
     # Q_m = 2 Σ_k D_k − Σ_{k=0}^{m−1} (D_k + D_{T−1−k});  S1(m) = Q_m / (T − m)
-    tail = np.cumsum(dsq[:-1] + dsq[::-1][:-1], axis=0)
-    q = 2 * dsq.sum(axis=0)[None] - np.concatenate([np.zeros((1, x.shape[1])), tail])
-    s1 = q / (T - np.arange(T))[:, None]
-    return (s1 - 2 * s2).sum(axis=1)
+    q = 2 * dsq.sum() - np.concatenate([[0.0], np.cumsum(dsq[:-1] + dsq[::-1][:-1])])
+    s1 = q / (T - np.arange(T))
+    return s1 - 2 * s2
 
 
 class MSD:
@@ -114,7 +116,7 @@ class MSD:
             raise InputError("MSD by FFT needs evenly spaced frames (time_ps steps differ)")
         idx = select_atoms(first.symbols, first.n_atoms, self.species)
         dims = _DIMS[self.msd_type]
-        per_atom_bytes = n_frames * len(dims) * 8 * 6            # positions + FFT workspace
+        per_atom_bytes = n_frames * len(dims) * 8 * 8            # positions, copies, FFT workspace
         block_atoms = max(1, int(self.max_memory_MB * 2**20 // per_atom_bytes))
         T_b = n_frames // self.n_blocks
         total = np.zeros(n_frames)
@@ -125,9 +127,10 @@ class MSD:
 
             atom_blocks = tqdm(atom_blocks, desc="MSD atom blocks")
         for ib in atom_blocks:
-            if isinstance(source, np.ndarray):
-                sub = np.asarray(source[:, ib], dtype=float)
-                pos = np.concatenate([c.positions for c in iter_chunks(sub, **{**kw, "unwrap": cell is not None})])
+            if isinstance(source, np.ndarray) and cell is None:      # already unwrapped in memory
+                pos = np.asarray(source[:, ib], dtype=float)
+            elif isinstance(source, np.ndarray):
+                pos = np.concatenate([c.positions for c in iter_chunks(source[:, ib], **{**kw, "unwrap": True})])
             else:
                 pos = np.concatenate([c.positions[:, ib] for c in iter_chunks(source, **{**kw, "unwrap": True})])
             pos = pos[:, :, dims]

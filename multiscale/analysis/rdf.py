@@ -146,7 +146,9 @@ class RDF(AnalysisBase):
             sm = ta.sparse_distance_matrix(tb, self.r_max_A, output_type="ndarray")
             if self.n_common_:
                 sm = sm[a_idx[sm["i"]] != self.idx_b_[sm["j"]]]
-            return sm["v"]
+            # a sparse matrix stores no exact zeros: count coincident A–B pairs separately
+            n_zero = int(ta.count_neighbors(tb, 0.0)) - (int(np.isin(a_idx, self.idx_b_).sum()) if self.n_common_ else 0)
+            return np.concatenate([sm["v"], np.zeros(n_zero)]) if n_zero else sm["v"]
         return self._brute_force(pos, cell, a_idx)
 
     def _brute_force(self, pos, cell, a_idx, block: int = 64) -> np.ndarray:

@@ -15,6 +15,7 @@ physically weighted configuration at temperature T and field F.
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -24,6 +25,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from ..errors import DataFileError, InputError, check_range
 from ..parallel import parallel_map
+
+log = logging.getLogger(__name__)
 
 
 def _pack(atoms: Atoms) -> dict:
@@ -99,10 +102,18 @@ def reference_md_task(item: dict) -> list[dict]:
     def record():
         frames.append(dict(atoms=_pack(atoms), step=len(frames), **_results(atoms.calc)))
 
-    atoms.get_forces()
+    from ase.calculators.calculator import CalculationFailed
+
+    try:
+        atoms.get_forces()
+    except CalculationFailed:
+        return []  # SCF failure on the starting packing: the task yields no rows (logged by caller)
     record()
     for _ in range(item["n_steps"] - 1):
-        dyn.run(1)
+        try:
+            dyn.run(1)
+        except CalculationFailed:
+            break  # keep the labelled frames so far; a failed SCF is never stored
         record()
     return frames
 
@@ -140,8 +151,8 @@ def generate_reference_md(
 ) -> int:
     """Label reference-MD trajectories for every (seed, field, temperature) into ``db_path``.
 
-    Held-out fields are sampled at the first temperature only and stored with
-    ``split="heldout"``. Tasks already present in the database are skipped (resume). Tasks run
+    Held-out fields are sampled at the first temperature only (right after its training fields)
+    and stored with ``split="heldout"``. Tasks already present in the database are skipped (resume). Tasks run
     interleaved over fields so that a partial run still covers every field. Returns the number of
     rows written.
     """
@@ -152,11 +163,13 @@ def generate_reference_md(
     temps = [float(t) for t in temperatures_K]
     tasks = []
     for seed in seeds:
-        for t in temps:
+        for n_t, t in enumerate(temps):
             for f in fields_V_per_A:
                 tasks.append(dict(seed=int(seed), field_V_per_A=float(f), temperature_K=t, split="train"))
-        for f in heldout_fields_V_per_A:
-            tasks.append(dict(seed=int(seed) + 10_000, field_V_per_A=float(f), temperature_K=temps[0], split="heldout"))
+            if n_t == 0:
+                for f in heldout_fields_V_per_A:
+                    tasks.append(dict(seed=int(seed) + 10_000, field_V_per_A=float(f), temperature_K=t,
+                                      split="heldout"))
     db = connect(str(db_path))
     done = _done_tasks(db)
     todo = []
@@ -172,6 +185,9 @@ def generate_reference_md(
         t = todo[i]
         meta = dict(task=t["task"], method=method, field_V_per_A=t["field_V_per_A"],
                     temperature_K=t["temperature_K"], split=t["split"], seed=t["seed"])
+        if not frames:
+            log.warning("reference MD task %s produced no frame (SCF failure at start)", t["task"])
+            frames = []
         _write_rows(db, frames, meta)
         written[0] += len(frames)
 

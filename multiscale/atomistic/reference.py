@@ -101,9 +101,9 @@ def reference_calculator(
     *,
     field_V_per_A: float = 0.0,
     charge: float | None = None,
-    electronic_temperature_K: float = 300.0,
+    electronic_temperature_K: float = 1000.0,
     accuracy: float = 1.0,
-    max_iterations: int = 250,
+    max_iterations: int = 500,
 ):
     """The xTB reference as an ASE calculator, with a uniform field ``field_V_per_A`` along +z.
 
@@ -117,6 +117,9 @@ def reference_calculator(
         |F| ≤ 0.5 V/Å.
     charge
         Total charge [e]; ``None`` takes the sum of the atoms' initial charges.
+    electronic_temperature_K
+        Fermi smearing of the SCF. The default 1000 K (instead of xTB's 300 K) makes the SCF of
+        the metallic graphene electrode converge reliably; all shipped labels use it.
 
     Returns an ASE calculator with ``energy`` [eV], ``forces`` [eV/Å], ``charges`` (Mulliken) [e]
     and ``dipole`` [e·Å].

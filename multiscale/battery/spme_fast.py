@@ -39,6 +39,20 @@ from .spme_parameters import SPMeTables, Table1D, build_tables
 #: PyBaMM's floor of the MacInnes-function argument c_e / c̄_e (settings.tolerances).
 PYBAMM_MACINNES_TOL = 1e-15
 
+#: Columns of :meth:`FastSPMe.state_matrix` (= ``features.SPME_STATE_VARIABLES``, tested).
+STATE_COLUMNS = (
+    "Current [A]",
+    "Voltage [V]",
+    "X-averaged negative particle surface stoichiometry",
+    "X-averaged positive particle surface stoichiometry",
+    "Average negative particle stoichiometry",
+    "Average positive particle stoichiometry",
+    "X-averaged negative electrode reaction overpotential [V]",
+    "X-averaged positive electrode reaction overpotential [V]",
+    "X-averaged concentration overpotential [V]",
+    "X-averaged electrolyte ohmic losses [V]",
+)
+
 #: Status bits of :attr:`FastSPMe.status` (per cell, OR-ed; 0 = inside every limit).
 STATUS_SOC = 1            # SOC outside [0, 1]
 STATUS_STOICHIOMETRY = 2  # a surface stoichiometry outside [0, 1] (OCP tables clamp there)
@@ -135,6 +149,7 @@ class FastSPMe:
         self._macinnes_floor = check_range("macinnes_floor", macinnes_floor, low=0.0, high=1.0)
         self._build_particles(int(n_particle))
         self._build_electrolyte(int(n_electrolyte), exchange_floor_mol_m3)
+        self._build_layout()
         self._cache: dict = {}
         self.reset(initial_soc)
 
@@ -243,18 +258,48 @@ class FastSPMe:
                 vals = el.j0_ce(grid)
             self._inv_f.append(Table1D(grid, 0.5 / np.maximum(vals, 1e-300), None))
 
+    def _build_layout(self):
+        """One state row per cell: X = [x̄, ȳ | particle modes | electrolyte modes]."""
+        ms, me = self._lam_s.size, self._lam_e.size
+        self._n_state = 2 + ms + me
+        self._sl_e = slice(2 + ms, 2 + ms + me)
+        self._lam = np.concatenate([[0.0, 0.0], self._lam_s, self._lam_e])
+        self._b = np.concatenate([self._k_avg, self._b_s, self._b_e])
+        self._X_surf = np.zeros((self._n_state, 2))      # X @ this → surface stoichiometries
+        self._X_surf[0, 0] = self._X_surf[1, 1] = 1.0
+        self._X_surf[2:2 + ms] = self._S
+        self._X_c = np.zeros((self._n_state, self._lam_e.size))   # X @ this → c_e at the nodes
+        self._X_c[self._sl_e] = self._Ve_T
+        if self._nonlinear:
+            self._div_X = np.zeros((self._n_face, self._n_state))
+            self._div_X[:, self._sl_e] = self._div_modal
+        tb = self.tables
+        neg, pos = tb.negative, tb.positive
+        # one interpolation for both electrodes: positive stoichiometry offset by 2
+        g = neg.ocp_V.x_grid
+        self._U_grid = np.concatenate([g, g + 2.0])
+        self._U_vals = np.concatenate([neg.ocp_V(g), pos.ocp_V(g)])
+        sg = np.linspace(0.0, 1.0, 4001)
+        self._g_grid = np.concatenate([sg, sg + 2.0])
+        self._g_vals = np.maximum(np.concatenate([neg.j0_cs(sg * neg.c_max_mol_m3), pos.j0_cs(sg * pos.c_max_mol_m3)]), 1e-300)
+        self._offset2 = np.array([0.0, 2.0])
+        self._fpc2 = np.array(self._flux_per_current)
+        fn, fp = self._inv_f
+        self._same_f = fn.x_grid.shape == fp.x_grid.shape and np.array_equal(fn.x_grid, fp.x_grid) and np.allclose(fn.y_grid, fp.y_grid, rtol=1e-12, atol=0)
+        self._mean_e = np.full(self._n_e, 2.0 * self.RT_F / self._n_e)   # x-average × 2RT/F
+
     # ------------------------------------------------------------------ state
     def reset(self, initial_soc=1.0):
         """Uniform particles at ``initial_soc``, the electrolyte at rest, zero previous current."""
         soc = self._per_cell_soc(initial_soc)
         x0, x100, y100, y0 = self.tables.stoichiometry_limits
-        self._avg = np.column_stack([x0 + soc * (x100 - x0), y0 - soc * (y0 - y100)])
-        self._zs = np.zeros((self.n_cells, self._lam_s.size))
-        c = np.full((self.n_cells, 3 * self._n_e), self.tables.c_e_init_mol_m3)
-        self._ze = c @ self._Vinv_e_T
-        self._c = self._ze @ self._Ve_T
+        X = np.zeros((self.n_cells, self._n_state))
+        X[:, 0], X[:, 1] = x0 + soc * (x100 - x0), y0 - soc * (y0 - y100)
+        X[:, self._sl_e] = np.full(3 * self._n_e, self.tables.c_e_init_mol_m3) @ self._Vinv_e_T
+        self._X = X
+        self._c = X @ self._X_c
         self._i_prev = None
-        self.status = np.zeros(self.n_cells, dtype=np.int8)
+        self._last_V = None
 
     def _per_cell_soc(self, soc):
         a = np.broadcast_to(np.asarray(soc, dtype=float), (self.n_cells,)).copy()
@@ -266,7 +311,7 @@ class FastSPMe:
     def soc(self) -> np.ndarray:
         """SOC = (x̄ − x₀)/(x₁₀₀ − x₀) from the negative particles' average stoichiometry."""
         x0, x100, _, _ = self.tables.stoichiometry_limits
-        return (self._avg[:, 0] - x0) / (x100 - x0)
+        return (self._X[:, 0] - x0) / (x100 - x0)
 
     @property
     def capacity_Ah(self) -> np.ndarray:
@@ -279,27 +324,26 @@ class FastSPMe:
     def shift_soc(self, delta_soc):
         """Move both particles' average stoichiometry by ``delta_soc`` (lithium-conserving)."""
         x0, x100, y100, y0 = self.tables.stoichiometry_limits
-        self._avg = self._avg + np.column_stack([np.asarray(delta_soc) * (x100 - x0) + 0 * self._avg[:, 0],
-                                                 -np.asarray(delta_soc) * (y0 - y100) + 0 * self._avg[:, 1]])
+        d = np.asarray(delta_soc, dtype=float)
+        self._X[:, 0] += d * (x100 - x0)
+        self._X[:, 1] += d * (y100 - y0)
 
     def get_state(self) -> dict:
         """Copy of the dynamic state (for checkpoints and filters)."""
-        return {"avg": self._avg.copy(), "zs": self._zs.copy(), "ze": self._ze.copy(), "c": self._c.copy(),
-                "i_prev": None if self._i_prev is None else self._i_prev.copy(), "status": self.status.copy()}
+        return {"X": self._X.copy(), "c": self._c.copy(),
+                "i_prev": None if self._i_prev is None else self._i_prev.copy()}
 
     def set_state(self, state: dict) -> None:
-        self._avg, self._zs, self._ze, self._c = (state[k].copy() for k in ("avg", "zs", "ze", "c"))
+        self._X, self._c = state["X"].copy(), state["c"].copy()
         self._i_prev = None if state["i_prev"] is None else state["i_prev"].copy()
-        self.status = state["status"].copy()
 
     # ------------------------------------------------------------------ stepping
     def _propagators(self, dt):
         hit = self._cache.get(dt) if np.ndim(dt) == 0 else None
         if hit is None:
             d = np.asarray(dt, dtype=float)[..., None] if np.ndim(dt) else float(dt)
-            es, p1s, p2s = _phi(self._lam_s, d)
-            ee, p1e, p2e = _phi(self._lam_e, d)
-            hit = (es, p1s * self._b_s, p2s * self._b_s, ee, p1e, p1e * self._b_e, p2e * self._b_e)
+            e, p1, p2 = _phi(self._lam, d)
+            hit = (e, p1 * self._b, p2 * self._b, (p1 - p2) * self._b, p1)   # N(c) is 0 outside c_e
             if np.ndim(dt) == 0:
                 if len(self._cache) > 512:
                     self._cache.clear()
@@ -307,23 +351,23 @@ class FastSPMe:
         return hit
 
     def advance(self, current_A, dt_s) -> np.ndarray:
-        """Advance all states over ``dt_s`` (validated by :meth:`step`); returns i [A/m²]."""
+        """Advance all states over ``dt_s`` (validated by :meth:`step`); returns i [A/m²].
+
+        X ← e^{Λdt} X + φ₁dt·b i₀ + φ₂dt·b (i − i₀) (+ φ₁dt·N(c) for c-dependent D_e), with
+        i₀ the previous sample for a linear hold, else i.
+        """
         i = current_A / self.area_m2
-        i0 = i if (self._i_prev is None or self.current_hold == "zero") else self._i_prev
-        es, q1s, q2s, ee, p1e, q1e, q2e = self._propagators(dt_s)
-        di = (i - i0)[:, None]
-        i0c = i0[:, None]
-        dt = dt_s if np.ndim(dt_s) == 0 else dt_s[:, None]
-        self._avg = self._avg + self._k_avg[None, :] * (i0c * dt + 0.5 * di * dt)
-        self._zs = es * self._zs + q1s * i0c + q2s * di
-        ze = ee * self._ze + q1e * i0c + q2e * di
+        e, q1, q2, q12, p1n = self._propagators(dt_s)
+        if self._i_prev is None or self.current_hold == "zero":
+            X = e * self._X + q1 * i[:, None]
+        else:
+            X = e * self._X + q12 * self._i_prev[:, None] + q2 * i[:, None]
         if self._nonlinear:
             cw = self._c @ self._W_face
             nf = self._n_face
-            flux = (self._De(cw[:, :nf]) - self._De_ref) * cw[:, nf:]
-            ze = ze + p1e * (flux @ self._div_modal)
-        self._ze = ze
-        self._c = ze @ self._Ve_T
+            X += p1n * (((self._De(cw[:, :nf]) - self._De_ref) * cw[:, nf:]) @ self._div_X)
+        self._X = X
+        self._c = X @ self._X_c
         self._i_prev = i
         return i
 
@@ -332,63 +376,78 @@ class FastSPMe:
 
         ``delta_soc`` (scalar or (n_cells,)) evaluates them as if the particles' average
         stoichiometries were shifted by that SOC (the Kalman filter's measurement function);
-        the state is not changed.
+        the state is not changed. Stoichiometries are clamped to [0, 1] inside the OCP and
+        exchange-current tables (flagged by :attr:`status`), so no output is NaN.
         """
-        tb = self.tables
-        I = np.broadcast_to(np.asarray(current_A, dtype=float), (self.n_cells,))
+        I = np.broadcast_to(np.asarray(current_A, dtype=float), (self.n_cells,)).copy()
+        Y, extra = self.state_matrix(I, delta_soc=delta_soc)
+        out = {name: Y[:, j] for j, name in enumerate(STATE_COLUMNS)}
+        out["X-averaged solid phase ohmic losses [V]"] = extra[0]
+        out["Open-circuit voltage [V]"] = extra[1]
+        return out
+
+    def state_matrix(self, I, *, delta_soc=None):
+        """(Y, (Δφ_s, OCV)): ``Y`` (n_cells, 10) holds :data:`STATE_COLUMNS` for currents ``I``.
+
+        The fast path used by the estimator (``I`` a float array (n_cells,)); see :meth:`outputs`.
+        """
         i = I / self.area_m2
-        avg = self._avg
+        X = self._X
+        surf = X @ self._X_surf
         if delta_soc is not None:
-            x0, x100, y100, y0 = tb.stoichiometry_limits
-            ds = np.asarray(delta_soc, dtype=float).reshape(-1, 1)
-            avg = avg + ds * np.array([x100 - x0, y100 - y0])
-        surf = self._zs @ self._S + avg
-        xs, ys = surf[:, 0], surf[:, 1]
-        neg, pos = tb.negative, tb.positive
-        ocv = np.interp(ys, pos.ocp_V.x_grid, pos.ocp_V.y_grid) - np.interp(xs, neg.ocp_V.x_grid, neg.ocp_V.y_grid)
+            x0, x100, y100, y0 = self.tables.stoichiometry_limits
+            shift = np.asarray(delta_soc, dtype=float).reshape(-1, 1) * np.array([x100 - x0, y100 - y0])
+            surf = surf + shift
+        Y = np.empty((self.n_cells, 10))
+        Y[:, 0] = I
+        Y[:, 2:4] = surf
+        Y[:, 4:6] = X[:, :2]
+        if delta_soc is not None:
+            Y[:, 4:6] += shift
+        s2 = np.minimum(np.maximum(surf, 0.0), 1.0) + self._offset2
+        U = np.interp(s2, self._U_grid, self._U_vals)
+        ocv = U[:, 1] - U[:, 0]
+        r = (i[:, None] * self._fpc2) / np.interp(s2, self._g_grid, self._g_vals)   # j / (2 g) · 2
         c = self._c
         n = self._n_e
+        # PyBaMM: inverse Butler–Volmer at every electrolyte node with the local j0, x-averaged
+        fn, fp = self._inv_f
+        if self._same_f:
+            f = np.interp(c, fn.x_grid, fn.y_grid).reshape(-1, 3, n)[:, ::2, :]
+        else:
+            f = np.stack([np.interp(c[:, :n], fn.x_grid, fn.y_grid), np.interp(c[:, 2 * n:], fp.x_grid, fp.y_grid)], 1)
+        eta = np.arcsinh(r[:, :, None] * f) @ self._mean_e
+        Y[:, 6:8] = eta
         eta_c = self._chi_RT_F * (np.log(np.maximum(c, self._ce_floor)) @ self._w_mac)
+        Y[:, 8] = eta_c
         d_phi_e = -self._R_e * i
+        Y[:, 9] = d_phi_e
         if self._sigma_const:
             d_phi_s = -self._R_s * i
         else:
-            sn = neg.sigma_S_m(xs) * neg.electrode_transport_efficiency
-            sp = pos.sigma_S_m(ys) * pos.electrode_transport_efficiency
+            tb = self.tables
+            neg, pos = tb.negative, tb.positive
+            sn = neg.sigma_S_m(s2[:, 0]) * neg.electrode_transport_efficiency
+            sp = pos.sigma_S_m(s2[:, 1] - 2.0) * pos.electrode_transport_efficiency
             d_phi_s = -(i / 3.0) * (neg.thickness_m / sn + pos.thickness_m / sp)
-        # PyBaMM: inverse Butler–Volmer at every electrolyte node with the local j0, x-averaged
-        fn, fp = self._inv_f
-        rn = (i * self._flux_per_current[0]) / np.interp(xs * neg.c_max_mol_m3, neg.j0_cs.x_grid, neg.j0_cs.y_grid)
-        rp = (i * self._flux_per_current[1]) / np.interp(ys * pos.c_max_mol_m3, pos.j0_cs.x_grid, pos.j0_cs.y_grid)
-        eta_n = (2.0 * self.RT_F / n) * np.arcsinh(rn[:, None] * np.interp(c[:, :n], fn.x_grid, fn.y_grid)).sum(axis=1)
-        eta_p = (2.0 * self.RT_F / n) * np.arcsinh(rp[:, None] * np.interp(c[:, 2 * n:], fp.x_grid, fp.y_grid)).sum(axis=1)
-        V = ocv + eta_p - eta_n + eta_c + self.resistance_scale * (d_phi_e + d_phi_s)
-        return {
-            "Current [A]": np.array(I, dtype=float),
-            "Voltage [V]": V,
-            "X-averaged negative particle surface stoichiometry": xs,
-            "X-averaged positive particle surface stoichiometry": ys,
-            "Average negative particle stoichiometry": avg[:, 0],
-            "Average positive particle stoichiometry": avg[:, 1],
-            "X-averaged negative electrode reaction overpotential [V]": eta_n,
-            "X-averaged positive electrode reaction overpotential [V]": eta_p,
-            "X-averaged concentration overpotential [V]": eta_c,
-            "X-averaged electrolyte ohmic losses [V]": d_phi_e,
-            "X-averaged solid phase ohmic losses [V]": d_phi_s,
-            "Open-circuit voltage [V]": ocv,
-        }
+        V = ocv + (Y[:, 7] - Y[:, 6]) + eta_c + self.resistance_scale * (d_phi_e + d_phi_s)
+        Y[:, 1] = V
+        self._last_V = V
+        return Y, (d_phi_s, ocv)
 
-    def update_status(self, voltage_V) -> np.ndarray:
-        """Recompute :attr:`status` bits (``STATUS_*``) for the current state and voltage."""
+    @property
+    def status(self) -> np.ndarray:
+        """Per-cell bit flags (``STATUS_*``, 0 = inside every limit) at the last output."""
         tb = self.tables
         soc = self.soc
-        surf = self._zs @ self._S + self._avg
+        surf = self._X @ self._X_surf
         st = np.where((soc < 0.0) | (soc > 1.0), STATUS_SOC, 0)
-        st |= np.where(np.any((surf <= 0.0) | (surf >= 1.0), axis=1), STATUS_STOICHIOMETRY, 0)
-        st |= np.where((voltage_V < tb.lower_voltage_V) | (voltage_V > tb.upper_voltage_V), STATUS_VOLTAGE, 0)
+        st |= np.where(np.any((surf < 0.0) | (surf > 1.0), axis=1), STATUS_STOICHIOMETRY, 0)
+        if self._last_V is not None:
+            v = self._last_V
+            st |= np.where((v < tb.lower_voltage_V) | (v > tb.upper_voltage_V), STATUS_VOLTAGE, 0)
         st |= np.where(self._c.min(axis=1) <= 0.0, STATUS_ELECTROLYTE, 0)
-        self.status = st.astype(np.int8)
-        return self.status
+        return st.astype(np.int8)
 
     def step(self, current_A, dt_s) -> dict:
         """Validate, advance and return :meth:`outputs` at the end of the step.
@@ -399,9 +458,7 @@ class FastSPMe:
         I = check_current(current_A, self.n_cells)
         dt = check_dt(dt_s, self.n_cells)
         self.advance(I, dt)
-        out = self.outputs(I)
-        self.update_status(out["Voltage [V]"])
-        return out
+        return self.outputs(I)
 
 
 def check_current(current_A, n_cells):

@@ -47,9 +47,9 @@ def _train_member(x: np.ndarray, y: np.ndarray, corrector: ResidualCorrector, se
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [torch.nn.Linear(a, b), torch.nn.Tanh()]
-    net = torch.nn.Sequential(*layers[:-1]).double()
-    xt = torch.as_tensor(x, dtype=torch.float64)
-    yt = torch.as_tensor(y / corrector.output_scale_V, dtype=torch.float64)
+    net = torch.nn.Sequential(*layers[:-1])  # float32 for speed; weights exported as float64
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    yt = torch.as_tensor(y / corrector.output_scale_V, dtype=torch.float32)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=lr * 0.02)
     gen = torch.Generator().manual_seed(seed)
@@ -65,11 +65,11 @@ def _train_member(x: np.ndarray, y: np.ndarray, corrector: ResidualCorrector, se
             opt.step()
         sched.step()
     lin = [m for m in net if isinstance(m, torch.nn.Linear)]
-    return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in lin]
+    return [(m.weight.detach().double().numpy().T.copy(), m.bias.detach().double().numpy().copy()) for m in lin]
 
 
 def train_corrector(cases: list[dict], nominal_capacity_Ah: float, work_dir, *, n_members: int = 5,
-                    hidden=(32, 32), epochs: int = 60, batch_size: int = 512, lr: float = 3e-3, seed: int = 0,
+                    hidden=(32, 32), epochs: int = 60, batch_size: int = 1024, lr: float = 3e-3, seed: int = 0,
                     progress: bool = True) -> ResidualCorrector:
     """Train an ensemble on the ``split == "train"`` cases; resumable through ``work_dir``."""
     train = [c for c in cases if c.get("split", "train") == "train"]

@@ -147,11 +147,12 @@ class AdsorptionInterface:
 
     def _fixed_point(self, potential_V, log_c, start):
         x = np.array(start, dtype=float)
-        xs, gs, history = [], [], []
+        xs, gs, history, thetas = [], [], [], []
         for it in range(1, self.max_iterations + 1):
             gx, chi, sigma = self._map(x, potential_V, log_c)
             r = gx - x
             history.append(float(np.max(np.abs(r))))
+            thetas.append(float(x[0]))
             if history[-1] < self.tolerance:
                 return gx, chi, sigma, it
             xs.append(x)
@@ -168,15 +169,19 @@ class AdsorptionInterface:
                 x_new = (1 - self.damping) * x + self.damping * gx
             x_new[0] = min(max(x_new[0], 0.0), 1.0)
             x = x_new
-        raise ConvergenceError(self._diagnose(history, potential_V, x))
+        raise ConvergenceError(self._diagnose(history, thetas, potential_V, x))
 
-    def _diagnose(self, history, potential_V, x):
+    def _diagnose(self, history, thetas, potential_V, x):
         h = np.array(history)
+        th = np.array(thetas[-6:])
         tail = h[-10:]
-        if np.all(np.diff(tail) > 0):
+        steps = np.abs(np.diff(th))
+        two_cycle = th.size >= 4 and np.all(np.abs(th[2:] - th[:-2]) < 0.1 * np.maximum(steps[1:], 1e-300))
+        if two_cycle or (th.size >= 4 and np.all(np.diff(np.sign(np.diff(th))) != 0) and steps[-1] > 0.5 * steps[0]):
+            trend = ("the coverage oscillates between two values (the map's slope is below −1, e.g. a strong Frumkin "
+                     "repulsion): lower damping or raise anderson_depth")
+        elif tail.size >= 3 and np.all(np.diff(tail) > 0):
             trend = "the residual grows steadily (the map is expanding): lower damping"
-        elif np.mean(np.abs(np.diff(np.sign(np.diff(h[-20:]))))) > 1.0:
-            trend = "the residual oscillates (over-relaxation or a cycle): lower damping or set anderson_depth=0"
         else:
             trend = "the residual decreases too slowly: raise max_iterations or anderson_depth"
         extra = ""

@@ -41,10 +41,34 @@ def parse_formula(formula: str) -> dict[str, float]:
     """Return ``{element: amount}`` of ``formula`` in the order the elements first appear.
 
     Raises :class:`InputError` on an empty formula, an unknown element, unbalanced
-    parentheses, a negative or non-finite amount.
+    parentheses, a negative or non-finite amount. Results are cached per formula string.
     """
     if not isinstance(formula, str) or not formula.strip():
         raise InputError(f"formula = {formula!r} must be a non-empty string such as 'LiCoO2'")
+    return dict(_parse_formula_cached(formula))
+
+
+_SIMPLE = re.compile(r"(?:[A-Z][a-z]?(?:\d+(?:\.\d*)?|\.\d+)?)+")
+_SIMPLE_PART = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d*)?|\.\d+)?")
+
+
+@lru_cache(maxsize=65536)
+def _parse_formula_cached(formula: str) -> tuple[tuple[str, float], ...]:
+    compact = "".join(formula.split())
+    if _SIMPLE.fullmatch(compact):          # fast path: no parentheses (most formulas)
+        comp: dict[str, float] = {}
+        for symbol, amount in _SIMPLE_PART.findall(compact):
+            if not is_element(symbol):
+                raise InputError(f"formula {formula!r}: {symbol!r} is not a chemical element")
+            comp[symbol] = comp.get(symbol, 0.0) + (float(amount) if amount else 1.0)
+        comp = {el: n for el, n in comp.items() if n > AMOUNT_TOL}
+        if not comp:
+            raise InputError(f"formula {formula!r} has no atoms")
+        return tuple(comp.items())
+    return _parse_general(formula)
+
+
+def _parse_general(formula: str) -> tuple[tuple[str, float], ...]:
     tokens = []
     pos = 0
     text = formula.strip()
@@ -84,7 +108,7 @@ def parse_formula(formula: str) -> dict[str, float]:
     comp = {el: n for el, n in stack[0].items() if n > AMOUNT_TOL}
     if not comp:
         raise InputError(f"formula {formula!r} has no atoms")
-    return comp
+    return tuple(comp.items())
 
 
 def _amount(tokens, i):
@@ -177,4 +201,4 @@ def composition_key(composition: Mapping[str, float]) -> tuple[tuple[str, float]
     Fractions are rounded to 12 digits so that float noise does not split compositions.
     """
     total = sum(composition.values())
-    return tuple(sorted((el, round(n / total, 12)) for el, n in composition.items()))
+    return tuple(sorted([(el, round(n / total, 12)) for el, n in composition.items()]))

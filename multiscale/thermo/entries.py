@@ -13,6 +13,7 @@ Formation energy per atom against elemental reference chemical potentials μ_el 
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -55,12 +56,13 @@ class Entry:
     attributes: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
-        comp = self.composition
-        label = self.name or (comp if isinstance(comp, str) else "entry")
-        comp = parse_formula(comp) if isinstance(comp, str) else validate_composition(comp, name=f"entry {label!r}")
+        given = self.composition
+        label = self.name or (given if isinstance(given, str) else "entry")
+        comp = parse_formula(given) if isinstance(given, str) else validate_composition(given, name=f"entry {label!r}")
         object.__setattr__(self, "composition", comp)
         if not self.name:
-            object.__setattr__(self, "name", formula_string(comp))
+            written = "".join(given.split()) if isinstance(given, str) else ""
+            object.__setattr__(self, "name", written or formula_string(comp))
         try:
             e = float(self.energy_eV)
         except (TypeError, ValueError):
@@ -84,7 +86,7 @@ class Entry:
         """Number of atoms of the composition the energy belongs to."""
         return float(sum(self.composition.values()))
 
-    @property
+    @cached_property
     def energy_per_atom_eV(self) -> float:
         """E/N [eV/atom]."""
         return self.energy_eV / self.n_atoms
@@ -113,6 +115,12 @@ class Entry:
     @property
     def is_element(self) -> bool:
         return len(self.composition) == 1
+
+    def renamed(self, name: str) -> "Entry":
+        """A copy with another name (composition and energy already validated)."""
+        new = copy.copy(self)
+        object.__setattr__(new, "name", str(name))
+        return new
 
     def to_dict(self) -> dict:
         return {"name": self.name, "composition": dict(self.composition), "energy_eV": self.energy_eV}
@@ -175,7 +183,7 @@ def validate_entries(items: Iterable[Any]) -> list[Entry]:
             k = 2
             while f"{e.name} ({k})" in names:
                 k += 1
-            e = Entry(e.composition, e.energy_eV, f"{e.name} ({k})", e.attributes)
+            e = e.renamed(f"{e.name} ({k})")
         names[e.name] = e
         renamed.append(e)
     elements = {el for e in renamed for el in e.composition}

@@ -87,7 +87,13 @@ class PhaseDiagram:
         mu_ref = np.array([self.reference_mu_eV[el] for el in self.elements])
         self._ef = self._e - self._x @ mu_ref
         self._index = {e.name: i for i, e in enumerate(self.entries)}
-        self._facets = self._compute_facets() if _facets is None else np.asarray(_facets, dtype=int)
+        if _facets is None:
+            self._facets = self._compute_facets()
+        else:
+            self._facets = np.asarray(_facets, dtype=int)
+            if self._facets.ndim != 2 or self._facets.shape[1] != len(self.elements):
+                raise InputError(f"facets must have shape (n, {len(self.elements)}) for {'-'.join(self.elements)}, "
+                                 f"got {self._facets.shape}")
         self._mu = self._facet_potentials(self._facets)
         stable = np.unique(self._facets)
         self._stable_mask = np.zeros(len(self.entries), dtype=bool)

@@ -27,7 +27,7 @@ from ..errors import InputError, check_range
 from .validation import as_mean_cov, check_level
 
 #: default central-difference step, as a fraction of each parameter's standard deviation
-FD_STEP = 1e-3
+FD_STEP = 1e-2
 _METHODS = ("auto", "autograd", "finite-difference")
 
 
@@ -197,22 +197,32 @@ def monte_carlo(func, mean, cov, n_samples: int = 10_000, seed=None, *, rng=None
     gen = rng if rng is not None else np.random.default_rng(seed)
     theta = gen.multivariate_normal(m, c, size=n, method="eigh")
     scalar_in = np.ndim(mean) == 0
-    use_torch = not _accepts_numpy(func, m, scalar_in)
-    if use_torch:
+
+    def call_numpy(x):
+        return _to_numpy(func(x))
+
+    def call_torch(x):
         import torch
 
-        def call(x):
-            with torch.no_grad():
-                return _to_numpy(func(torch.as_tensor(np.asarray(x), dtype=torch.float64)))
-    else:
-        def call(x):
-            return _to_numpy(func(x))
+        with torch.no_grad():
+            return _to_numpy(func(torch.as_tensor(np.asarray(x), dtype=torch.float64)))
+
+    call = call_numpy
     if vectorized:
-        ys = call(theta[:, 0] if scalar_in else theta)
+        first = theta[:, 0] if scalar_in else theta
+    else:
+        first = _reshape_input(theta[0], scalar_in)
+    try:  # numpy first; a function that only takes tensors (torch ops, nn.Module) is called with tensors
+        y0 = call_numpy(first)
+    except (TypeError, AttributeError, RuntimeError):
+        call = call_torch
+        y0 = call_torch(first)
+    if vectorized:
+        ys = y0
         if ys.shape[:1] != (n,):
             raise InputError(f"vectorized func must return n_samples={n} rows, got shape {ys.shape}")
     else:
-        ys = np.stack([call(_reshape_input(t, scalar_in)) for t in theta])
+        ys = np.stack([y0] + [call(_reshape_input(t, scalar_in)) for t in theta[1:]])
     if not np.all(np.isfinite(ys)):
         bad = int(np.sum(~np.all(np.isfinite(ys.reshape(n, -1)), axis=1)))
         raise InputError(f"func returned non-finite values for {bad} of {n} parameter draws; check its domain")
@@ -222,14 +232,6 @@ def monte_carlo(func, mean, cov, n_samples: int = 10_000, seed=None, *, rng=None
     if ys.ndim == 1:
         value, std = float(value), float(std)
     return MonteCarloResult(samples=ys, value=value, std=std, cov=cov_out)
-
-
-def _accepts_numpy(func, m, scalar_in) -> bool:
-    try:
-        y = func(_reshape_input(m, scalar_in))
-    except (TypeError, AttributeError, RuntimeError):
-        return False
-    return not type(y).__module__.startswith("torch")
 
 
 # --------------------------------------------------------------------------------------------

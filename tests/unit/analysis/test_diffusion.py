@@ -28,7 +28,8 @@ def bd():
 def test_recovers_known_profile(bd):
     prof, pos, t = bd
     edges = np.linspace(0.0, 30.0, 11)
-    df = diffusion_profile(pos, t, [30.0, 30.0, 60.0], bin_edges=edges)
+    # lags to 7 ps: the wall layers (one reflecting face) decay slowly
+    df = diffusion_profile(pos, t, [30.0, 30.0, 60.0], bin_edges=edges, max_lag_ps=7.0)
     assert list(df.columns[:5]) == COLUMNS
     assert not df.isna().any().any()
     assert not df["no data"].any()
@@ -41,19 +42,22 @@ def test_recovers_known_profile(bd):
     inner = slice(1, 9)
     assert np.all(np.abs(est - true)[inner] < 4 * err[inner] + 0.05 * true[inner]), (est - true) / err
     assert np.all(np.abs(est / true - 1) < 0.12)
-    perp = df["D_perpendicular [m2.s-1]"].to_numpy()
-    # D⊥ from the survival decay is noisier (first-order discrete-monitoring correction): 10 %
-    assert np.mean(perp[bulk]) == pytest.approx(np.mean(true[bulk]), rel=0.10)
-    assert np.all(np.abs(perp / true - 1) < 0.25)
+    perp, perr = df["D_perpendicular [m2.s-1]"].to_numpy(), df["D_perpendicular error [m2.s-1]"].to_numpy()
+    # D⊥ from the decay rate of P(t) is noisier at this trajectory length (50 ps, ~45 atoms a
+    # layer): the bulk mean within 5 %, each layer within 4σ + 10 % (benchmark: long runs, 3 %)
+    assert np.mean(perp[bulk]) == pytest.approx(np.mean(true[bulk]), rel=0.05)
+    assert np.all(np.abs(perp - true) < 4 * perr + 0.10 * true), (perp - true) / perr
     assert np.all(df["D_parallel error [m2.s-1]"] > 0)
 
 
 def test_empty_layers_are_flagged_not_nan(bd):
     _, pos, t = bd
-    df = diffusion_profile(pos[:600], t[:600], None, bin_edges=[0, 10, 20, 30, 40, 50], max_lag_ps=1.0)
+    # [15, 40] holds atoms but decays too slowly for a D⊥ fit; [40, 45] is empty
+    df = diffusion_profile(pos, t, None, bin_edges=[9, 12, 15, 40, 45], max_lag_ps=4.0)
     assert not df.isna().any().any()
-    assert df["no data"].tolist() == [False, False, False, True, True]
-    assert (df.loc[df["no data"], "D_parallel [m2.s-1]"] == 0).all()
+    assert df["no data"].tolist() == [False, False, True, True]
+    assert df["Residence samples [-]"].iloc[-1] == 0 and df["Residence samples [-]"].iloc[2] > 0
+    assert (df.loc[df["no data"], "D_perpendicular [m2.s-1]"] == 0).all()
 
 
 def test_bad_input():

@@ -83,3 +83,13 @@ def test_bad_input(tmp_path):
     (tmp_path / "junk.xyz").write_text("not a structure\n")
     with pytest.raises(InputError, match="could not be read"):
         read_structures([tmp_path / "junk.xyz"])
+
+
+# chgnet's own code builds a tensor from a tensor that requires grad (chgnet/model/model.py).
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True:UserWarning")
+def test_universal_potential_when_installed():
+    """The optional CHGNet extra: a single point and a short relaxation of bcc Li."""
+    pytest.importorskip("chgnet")
+    res = relax(bulk("Li", "bcc", a=3.30, cubic=True), "chgnet", fmax_eV_A=0.05, max_steps=50)
+    assert res.converged and -2.2 < res.energy_eV / 2 < -1.6          # eV/atom, MP-like scale
+    assert 3.3 < res.atoms.cell.cellpar()[0] < 3.6                      # Å, bcc Li ≈ 3.44

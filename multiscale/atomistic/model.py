@@ -1,0 +1,354 @@
+"""Field-aware Behler–Parrinello potential: E(R, F), charges q(R, F), forces by autograd.
+
+Energy of a configuration R (positions [Å]) in a uniform field F along +z [V/Å]::
+
+    E(R, F) = Σ_i ε_{s_i}(G_i) − F μ⁰_z − ½ F² α_zz ,
+    μ⁰_z = Σ_i p_i z_i ,  α_zz = Σ_i χ_i z_i ,
+    μ_z(F) = μ⁰_z + F α_zz = −∂E/∂F ,   q_i(F) = q⁰_i + F χ_i .
+
+G_i are atom-centred symmetry functions (Behler & Parrinello, PRL 98, 146401 (2007); Behler,
+JCP 134, 074106 (2011)) within the cutoff r_c: element-resolved radial Gaussians
+G^R_i[s, k] = Σ_{j∈s} exp(−η (r_ij − μ_k)²) f_c(r_ij) and element-pair resolved angular terms
+G^A_i[(s,s'), a] = Σ_{j<k} 2^{1−ζ}(1 + λ cos θ_ijk)^ζ exp(−η_a((r_ij+r_ik)/2 − μ_a)²) f_c f_c with
+f_c(r) = ½(cos(π r / r_c) + 1). Per-element MLPs map the standardised G_i to the atomic energy
+ε_i, a raw charge q̃_i (trained on the reference's Mulliken charges), a raw effective charge
+p̃_i (whose dipole is trained on the reference dipole, which in xTB includes atomic dipoles)
+and a raw charge response χ̃_i. Exact neutrality: q⁰_i = q̃_i − ⟨q̃⟩ + Q/N, likewise p_i, and
+χ_i = χ̃_i − ⟨χ̃⟩ per configuration (mean shift), so Σ q_i = Q for every F and the dipole does
+not depend on the origin. The Stark form E(F) = E(0) − μF − ½αF² is
+exact in this model. Forces are F_i = −∂E/∂r_i (autograd), which includes the field force
+F q_i ẑ and the charge-transfer terms.
+
+The module is pure: ``forward(batch) -> dict`` with tensors only; constants (element list,
+descriptor grid, standardisation, energy shift, trained field range) are buffers and travel
+with the state dict.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+#: elements the default model knows (H, Li, B, C, O, F)
+DEFAULT_ELEMENTS = (1, 3, 5, 6, 8, 9)
+
+
+@dataclass
+class DescriptorSettings:
+    """Symmetry-function grid. Cutoffs in Å."""
+
+    cutoff_A: float = 5.0
+    angular_cutoff_A: float = 3.5
+    n_radial: int = 12
+    radial_width_A: float = 0.45
+    n_angular_radial: int = 3
+    zetas: tuple = (1.0, 4.0)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["zetas"] = list(self.zetas)
+        return d
+
+
+@dataclass
+class NetworkSettings:
+    hidden: tuple = (64, 64)
+    activation: str = "silu"
+
+    def to_dict(self) -> dict:
+        return dict(hidden=list(self.hidden), activation=self.activation)
+
+
+def cutoff_function(r: torch.Tensor, r_c: float) -> torch.Tensor:
+    """Behler cosine cutoff f_c(r) = ½(cos(πr/r_c) + 1) for r < r_c, 0 beyond."""
+    return torch.where(r < r_c, 0.5 * (torch.cos(torch.pi * r / r_c) + 1.0), torch.zeros_like(r))
+
+
+class SymmetryFunctions(nn.Module):
+    """Atom-centred radial + angular symmetry functions, element resolved (no learned weights)."""
+
+    def __init__(self, elements=DEFAULT_ELEMENTS, settings: DescriptorSettings | None = None):
+        super().__init__()
+        s = settings or DescriptorSettings()
+        self.settings = s
+        n_el = len(elements)
+        lut = torch.full((119,), -1, dtype=torch.long)
+        lut[torch.as_tensor(elements)] = torch.arange(n_el)
+        self.register_buffer("species_lut", lut)
+        self.register_buffer("radial_mu", torch.linspace(0.7, s.cutoff_A - 0.3, s.n_radial, dtype=torch.float64))
+        self.radial_eta = 1.0 / (2 * s.radial_width_A**2)
+        self.register_buffer("ang_mu", torch.linspace(1.0, s.angular_cutoff_A - 0.5, s.n_angular_radial,
+                                                      dtype=torch.float64))
+        self.ang_eta = 1.0 / (2 * 0.6**2)
+        pair = torch.zeros(n_el, n_el, dtype=torch.long)
+        k = 0
+        for a in range(n_el):
+            for b in range(a, n_el):
+                pair[a, b] = pair[b, a] = k
+                k += 1
+        self.register_buffer("pair_index", pair)
+        self.n_elements = n_el
+        self.n_pairs = k
+        self.n_ang_shapes = 2 * len(s.zetas)
+        self.zetas = tuple(float(z) for z in s.zetas)
+        self.n_radial_features = n_el * s.n_radial
+        self.n_angular_features = k * self.n_ang_shapes * s.n_angular_radial
+        self.n_features = self.n_radial_features + self.n_angular_features
+
+    def forward(self, species, vectors, i, j, tri_i, tri_j, tri_k, n_atoms: int):
+        """Descriptors (n_atoms, n_features) from pair vectors r_ij (n_pairs, 3).
+
+        ``tri_*`` index pairs: the triplet (i; j, k) uses pair rows ``tri_j`` and ``tri_k`` (both
+        starting at atom ``tri_i``).
+        """
+        s = self.settings
+        r = torch.linalg.norm(vectors, dim=1)
+        fc = cutoff_function(r, s.cutoff_A)
+        g = torch.exp(-self.radial_eta * (r[:, None] - self.radial_mu) ** 2) * fc[:, None]
+        rad = torch.zeros(n_atoms * self.n_elements, s.n_radial, dtype=vectors.dtype, device=vectors.device)
+        rad = rad.index_add(0, i * self.n_elements + species[j], g)
+        rad = rad.view(n_atoms, self.n_radial_features)
+        if len(tri_i) == 0:
+            ang = torch.zeros(n_atoms, self.n_angular_features, dtype=vectors.dtype, device=vectors.device)
+            return torch.cat([rad, ang], 1)
+        rij, rik = r[tri_j], r[tri_k]
+        cos = (vectors[tri_j] * vectors[tri_k]).sum(1) / (rij * rik)
+        fca = cutoff_function(rij, s.angular_cutoff_A) * cutoff_function(rik, s.angular_cutoff_A)
+        shapes = []
+        for z in self.zetas:
+            for lam in (1.0, -1.0):
+                shapes.append(2.0 ** (1.0 - z) * (1.0 + lam * cos).clamp(min=0.0) ** z)
+        shape = torch.stack(shapes, 1)  # (T, n_shapes)
+        radial = torch.exp(-self.ang_eta * (0.5 * (rij + rik)[:, None] - self.ang_mu) ** 2) * fca[:, None]
+        terms = (shape[:, :, None] * radial[:, None, :]).reshape(len(tri_i), -1)
+        pidx = self.pair_index[species[j[tri_j]], species[j[tri_k]]]
+        ang = torch.zeros(n_atoms * self.n_pairs, terms.shape[1], dtype=vectors.dtype, device=vectors.device)
+        ang = ang.index_add(0, tri_i * self.n_pairs + pidx, terms).view(n_atoms, self.n_angular_features)
+        return torch.cat([rad, ang], 1)
+
+    @torch.no_grad()
+    def features_and_jacobian(self, species, vectors, i, j, tri_i, tri_j, tri_k, n_atoms: int):
+        """Descriptors G (N, D) and the factors of ∂G/∂r_ij needed to contract dE/dG into forces.
+
+        Radial: ∂G^R_i[s_j, k]/∂v_ij = g'_k(r_ij) v̂_ij. Angular (term t = (i; j, k)):
+        ∂G^A/∂v_ij = C_cos ∂cosθ/∂v_ij + C_rij v̂_ij with ∂cosθ/∂v_ij = (v̂_ik − cosθ v̂_ij)/r_ij,
+        and likewise for v_ik. Computed without autograd (analytic), so that training and MD need
+        no double backward through the descriptor.
+        """
+        s = self.settings
+        r = torch.linalg.norm(vectors, dim=1)
+        u = vectors / r[:, None]
+        fc = cutoff_function(r, s.cutoff_A)
+        dfc = torch.where(r < s.cutoff_A, -0.5 * torch.pi / s.cutoff_A * torch.sin(torch.pi * r / s.cutoff_A),
+                          torch.zeros_like(r))
+        gauss = torch.exp(-self.radial_eta * (r[:, None] - self.radial_mu) ** 2)
+        g = gauss * fc[:, None]
+        dg = gauss * (-2 * self.radial_eta * (r[:, None] - self.radial_mu)) * fc[:, None] + gauss * dfc[:, None]
+        rad_row = i * self.n_elements + species[j]
+        rad = torch.zeros(n_atoms * self.n_elements, s.n_radial, dtype=vectors.dtype)
+        rad = rad.index_add(0, rad_row, g).view(n_atoms, self.n_radial_features)
+        jac = dict(rad_row=rad_row, rad_dg=dg, unit=u, i=i, j=j, n_atoms=n_atoms)
+        if len(tri_i) == 0:
+            ang = torch.zeros(n_atoms, self.n_angular_features, dtype=vectors.dtype)
+            jac["ang_row"] = None
+            return torch.cat([rad, ang], 1), jac
+        rij, rik = r[tri_j], r[tri_k]
+        uij, uik = u[tri_j], u[tri_k]
+        cos = (uij * uik).sum(1)
+        fa = lambda x: cutoff_function(x, s.angular_cutoff_A)  # noqa: E731
+        rca = s.angular_cutoff_A
+        dfa = lambda x: torch.where(x < rca, -0.5 * torch.pi / rca * torch.sin(torch.pi * x / rca),  # noqa: E731
+                                    torch.zeros_like(x))
+        fij, fik = fa(rij), fa(rik)
+        dfij, dfik = dfa(rij), dfa(rik)
+        shapes, dshapes = [], []
+        for z in self.zetas:
+            for lam in (1.0, -1.0):
+                base = (1.0 + lam * cos).clamp(min=0.0)
+                shapes.append(2.0 ** (1.0 - z) * base**z)
+                dshapes.append(2.0 ** (1.0 - z) * z * lam * base ** (z - 1.0))
+        shape = torch.stack(shapes, 1)[:, :, None]
+        dshape = torch.stack(dshapes, 1)[:, :, None]
+        rho = 0.5 * (rij + rik)[:, None]
+        radial = torch.exp(-self.ang_eta * (rho - self.ang_mu) ** 2)[:, None, :]
+        dradial = (radial * (-2 * self.ang_eta * (rho - self.ang_mu))[:, None, :])
+        ff = (fij * fik)[:, None, None]
+        n_t = len(tri_i)
+        terms = (shape * radial * ff).reshape(n_t, -1)
+        c_cos = (dshape * radial * ff).reshape(n_t, -1)
+        c_rij = (shape * (0.5 * dradial * ff + radial * (dfij * fik)[:, None, None])).reshape(n_t, -1)
+        c_rik = (shape * (0.5 * dradial * ff + radial * (fij * dfik)[:, None, None])).reshape(n_t, -1)
+        pidx = self.pair_index[species[j[tri_j]], species[j[tri_k]]]
+        ang_row = tri_i * self.n_pairs + pidx
+        ang = torch.zeros(n_atoms * self.n_pairs, terms.shape[1], dtype=vectors.dtype)
+        ang = ang.index_add(0, ang_row, terms).view(n_atoms, self.n_angular_features)
+        jac.update(ang_row=ang_row, c_cos=c_cos, c_rij=c_rij, c_rik=c_rik, tri_j=tri_j, tri_k=tri_k,
+                   dcos_ij=(uik - cos[:, None] * uij) / rij[:, None],
+                   dcos_ik=(uij - cos[:, None] * uik) / rik[:, None])
+        return torch.cat([rad, ang], 1), jac
+
+    def contract(self, dE_dG: torch.Tensor, jac: dict) -> torch.Tensor:
+        """Chain rule through the descriptor: (M, N, D) dE/dG → (M, N, 3) dE/dr (differentiable in dE/dG)."""
+        m = dE_dG.shape[0]
+        n = jac["n_atoms"]
+        k = self.settings.n_radial
+        vr = dE_dG[:, :, : self.n_radial_features].reshape(m, n * self.n_elements, k)
+        c = (vr[:, jac["rad_row"], :] * jac["rad_dg"]).sum(-1)  # (M, P)
+        gv = c[:, :, None] * jac["unit"]  # dE/dv_p, (M, P, 3)
+        if jac.get("ang_row") is not None:
+            va = dE_dG[:, :, self.n_radial_features:].reshape(m, n * self.n_pairs, -1)
+            w = va[:, jac["ang_row"], :]  # (M, T, A)
+            a_cos = (w * jac["c_cos"]).sum(-1)
+            a_ij = (w * jac["c_rij"]).sum(-1)
+            a_ik = (w * jac["c_rik"]).sum(-1)
+            uu = jac["unit"]
+            g_ij = a_cos[:, :, None] * jac["dcos_ij"] + a_ij[:, :, None] * uu[jac["tri_j"]]
+            g_ik = a_cos[:, :, None] * jac["dcos_ik"] + a_ik[:, :, None] * uu[jac["tri_k"]]
+            gv = gv.index_add(1, jac["tri_j"], g_ij).index_add(1, jac["tri_k"], g_ik)
+        grad = torch.zeros(m, n, 3, dtype=dE_dG.dtype)
+        grad = grad.index_add(1, jac["j"], gv).index_add(1, jac["i"], -gv)
+        return grad
+
+
+def _mlp(n_in: int, hidden, n_out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    last = n_in
+    for h in hidden:
+        layers += [nn.Linear(last, h, dtype=torch.float64), nn.SiLU()]
+        last = h
+    layers.append(nn.Linear(last, n_out, dtype=torch.float64))
+    return nn.Sequential(*layers)
+
+
+class FieldAwarePotential(nn.Module):
+    """One member: element MLPs on symmetry functions → (ε_i, q̃_i, χ̃_i); see the module docstring.
+
+    ``forward(batch)`` takes a dict with ``species`` (N,) element index, ``positions`` (N, 3) Å,
+    ``vectors`` (P, 3) pair vectors r_j − r_i (built from positions and the cell shifts so that
+    gradients flow), ``i``, ``j`` (P,), ``tri_i``, ``tri_j``, ``tri_k`` (T,), ``batch`` (N,)
+    configuration index, ``field`` (B,) V/Å, ``total_charge`` (B,) e, ``n_configs`` int, and
+    optionally precomputed ``descriptors`` (N, D). Returns ``energy`` (B,) eV, ``charges`` (N,)
+    e, ``dipole_z`` (B,) e·Å, ``atomic_energy`` (N,).
+    """
+
+    def __init__(self, elements=DEFAULT_ELEMENTS, descriptor: DescriptorSettings | None = None,
+                 network: NetworkSettings | None = None):
+        super().__init__()
+        self.elements = tuple(int(e) for e in elements)
+        self.descriptor = SymmetryFunctions(self.elements, descriptor)
+        net = network or NetworkSettings()
+        self.network_settings = net
+        d = self.descriptor.n_features
+        self.nets = nn.ModuleList([_mlp(d, net.hidden, 4) for _ in self.elements])
+        self.register_buffer("feature_mean", torch.zeros(d, dtype=torch.float64))
+        self.register_buffer("feature_std", torch.ones(d, dtype=torch.float64))
+        self.register_buffer("energy_shift", torch.zeros(len(self.elements), dtype=torch.float64))
+        self.register_buffer("energy_scale", torch.ones((), dtype=torch.float64))
+        self.register_buffer("field_range", torch.tensor([0.0, 0.0], dtype=torch.float64))
+        self.register_buffer("min_distance", torch.tensor(0.5, dtype=torch.float64))
+
+    def atomic_outputs(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """(N, 4): ε_i [eV], q̃_i (charge) [e], p̃_i (effective charge) [e], χ̃_i [e/(V/Å)], raw."""
+        x = (features - self.feature_mean) / self.feature_std
+        out = torch.zeros(len(species), 4, dtype=features.dtype, device=features.device)
+        for k, net in enumerate(self.nets):
+            mask = species == k
+            if bool(mask.any()):
+                idx = torch.nonzero(mask).squeeze(1)
+                out = out.index_copy(0, idx, net(x[idx]))
+        eps = out[:, 0] * self.energy_scale + self.energy_shift[species]
+        return torch.stack([eps, out[:, 1], out[:, 2], 0.1 * out[:, 3]], 1)
+
+    def forward(self, batch: dict, *, features=None, forces: bool = True, create_graph: bool = False) -> dict:
+        """Predict ``energy``, ``charges``, ``dipole_z`` and (``forces``) F = −∂E/∂r for a batch.
+
+        ``features`` = (G, jacobian) from :meth:`SymmetryFunctions.features_and_jacobian` may be
+        passed to reuse a descriptor (ensembles, cached training batches). ``create_graph`` keeps
+        the graph of the forces for a force loss.
+        """
+        if features is None:
+            features = self.descriptor.features_and_jacobian(
+                batch["species"], batch["vectors"].detach(), batch["i"], batch["j"], batch["tri_i"],
+                batch["tri_j"], batch["tri_k"], len(batch["species"]))
+        feats, jac = features
+        with torch.enable_grad():
+            g_leaf = feats.detach().requires_grad_(forces)
+            pos = batch["positions"].detach().requires_grad_(forces)
+            out = self.energy_from_features(g_leaf, dict(batch, positions=pos))
+            if forces:
+                d_g, d_pos = torch.autograd.grad(out["energy"].sum(), [g_leaf, pos], create_graph=create_graph)
+                out["forces"] = -(self.descriptor.contract(d_g[None], jac)[0] + d_pos)
+        return out
+
+    def energy_from_features(self, feats: torch.Tensor, batch: dict) -> dict:
+        """Energy, charges and dipole from descriptors; see the module docstring.
+
+        Two neutral charge sets are predicted: ``charges`` q_i (trained on the reference's
+        Mulliken charges, reported for ρ(x)) and effective charges p_i whose dipole
+        μ⁰_z = Σ p_i z_i is trained on the reference dipole (which in xTB also contains atomic
+        dipoles). The field couples to the dipole: E = Σ ε_i − F μ⁰_z − ½F² Σ χ_i z_i.
+        """
+        species, b, nb = batch["species"], batch["batch"], int(batch["n_configs"])
+        out = self.atomic_outputs(feats, species)
+        dt = out.dtype
+
+        def per_config(x):
+            return torch.zeros(nb, dtype=dt).index_add(0, b, x)
+
+        count = per_config(torch.ones_like(out[:, 0]))
+        q_total = (batch["total_charge"] / count)[b]
+        q0 = out[:, 1] - (per_config(out[:, 1]) / count)[b] + q_total
+        p0 = out[:, 2] - (per_config(out[:, 2]) / count)[b] + q_total
+        chi = out[:, 3] - (per_config(out[:, 3]) / count)[b]
+        f = batch["field"]
+        z = batch["positions"][:, 2]
+        mu0 = per_config(p0 * z)
+        alpha = per_config(chi * z)
+        energy = per_config(out[:, 0]) - f * mu0 - 0.5 * f**2 * alpha
+        return dict(energy=energy, charges=q0 + f[b] * chi, dipole_z=mu0 + f * alpha, atomic_energy=out[:, 0],
+                    polarizability_zz=alpha)
+
+    def config(self) -> dict:
+        return dict(elements=list(self.elements), descriptor=self.descriptor.settings.to_dict(),
+                    network=self.network_settings.to_dict())
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "FieldAwarePotential":
+        d = dict(cfg["descriptor"])
+        d["zetas"] = tuple(d["zetas"])
+        n = dict(cfg["network"])
+        n["hidden"] = tuple(n["hidden"])
+        return cls(cfg["elements"], DescriptorSettings(**d), NetworkSettings(**n))
+
+
+def triplets(i: np.ndarray, distances: np.ndarray, angular_cutoff_A: float):
+    """Triplet index arrays (tri_i, tri_j, tri_k) over pair rows: pairs j<k sharing centre i."""
+    sel = np.nonzero(distances < angular_cutoff_A)[0]
+    ci = i[sel]
+    if len(sel) == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    order = np.argsort(ci, kind="stable")
+    sel, ci = sel[order], ci[order]
+    counts = np.bincount(ci)
+    starts = np.cumsum(counts) - counts
+    n_t = counts * (counts - 1) // 2
+    centres = np.repeat(np.arange(len(counts)), n_t)
+    # for each centre, all (a, b) with a < b among its local pair rows
+    a_list, b_list = [], []
+    for c in np.unique(counts):
+        if c < 2:
+            continue
+        aa, bb = np.triu_indices(c, 1)
+        a_list.append((c, aa, bb))
+    tri_j = np.empty(int(n_t.sum()), dtype=np.int64)
+    tri_k = np.empty_like(tri_j)
+    tri_off = np.cumsum(n_t) - n_t
+    for c, aa, bb in a_list:
+        cs = np.nonzero(counts == c)[0]
+        rows = tri_off[cs][:, None] + np.arange(len(aa))[None, :]
+        tri_j[rows.ravel()] = sel[(starts[cs][:, None] + aa[None, :]).ravel()]
+        tri_k[rows.ravel()] = sel[(starts[cs][:, None] + bb[None, :]).ravel()]
+    return centres.astype(np.int64), tri_j, tri_k

@@ -1,0 +1,231 @@
+"""Training the ensemble: energy + force + charge loss, validation split, early stopping, checkpoints.
+
+Loss of member m on a batch (weights w_E, w_F, w_Q; per-configuration bootstrap weights b_mc ~
+Exp(1), fixed per member, decorrelate the members beyond their random initialisation)::
+
+    L_m = Σ_c b_mc [ w_E ((E_c − E_c^ref)/N_c)² + w_F mean_i |F_i − F_i^ref|² + w_Q mean_i (q_i − q_i^ref)² ] / Σ_c b_mc
+
+Units: eV/atom, eV/Å, e. The descriptor and its analytic Jacobian are computed once per
+fixed mini-batch (float32 cache), so an epoch costs only the element networks. Early stopping
+keeps, per member, the parameters with the lowest validation loss (patience in epochs).
+Checkpoints (``torch.save`` of state dicts + JSON-able metadata, loaded back with
+``weights_only=True``) are written atomically.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io import atomic_path
+from .ensemble import MIN_MEMBERS, PotentialEnsemble
+from .graph import build_graph, collate
+from .model import DescriptorSettings, FieldAwarePotential, NetworkSettings
+
+
+@dataclass
+class TrainingSettings:
+    n_members: int = 4
+    epochs: int = 200
+    batch_size: int = 8
+    learning_rate: float = 3e-3
+    weight_energy: float = 1.0
+    weight_force: float = 1.0
+    weight_charge: float = 10.0
+    validation_fraction: float = 0.1
+    patience: int = 30
+    seed: int = 0
+    max_minutes: float = 30.0
+    descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+
+    def validate(self) -> None:
+        if self.n_members < MIN_MEMBERS:
+            raise InputError(f"n_members = {self.n_members} must be >= {MIN_MEMBERS} for a deep ensemble")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise InputError(f"validation_fraction = {self.validation_fraction} must be in (0, 0.5)")
+        for k in ("epochs", "batch_size"):
+            if getattr(self, k) < 1:
+                raise InputError(f"{k} = {getattr(self, k)} must be >= 1")
+
+
+def _targets(atoms_list) -> dict:
+    e = torch.tensor([a.get_potential_energy() for a in atoms_list], dtype=torch.float64)
+    f = torch.from_numpy(np.concatenate([a.get_forces() for a in atoms_list]))
+    q = torch.from_numpy(np.concatenate([a.calc.results["charges"] for a in atoms_list]))
+    n = torch.tensor([len(a) for a in atoms_list], dtype=torch.float64)
+    mu = torch.tensor([float(a.calc.results["dipole"][2]) for a in atoms_list], dtype=torch.float64)
+    return dict(energy=e, forces=f, charges=q, n_atoms=n, dipole_z=mu)
+
+
+class _CachedBatch:
+    """A fixed mini-batch: collated graph, descriptor + Jacobian (float32) and targets."""
+
+    def __init__(self, atoms_list, indices, descriptor, elements):
+        s = descriptor.settings
+        graphs = [build_graph(a, elements, s.cutoff_A, s.angular_cutoff_A,
+                              field_V_per_A=float(a.info.get("field_V_per_A", 0.0)), total_charge=0.0)
+                  for a in atoms_list]
+        self.batch = collate(graphs, requires_grad=False)
+        g, jac = descriptor.features_and_jacobian(self.batch["species"], self.batch["vectors"], self.batch["i"],
+                                                  self.batch["j"], self.batch["tri_i"], self.batch["tri_j"],
+                                                  self.batch["tri_k"], len(self.batch["species"]))
+        self.g = g.float()
+        self.jac = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in jac.items()}
+        self.targets = _targets(atoms_list)
+        self.indices = np.asarray(indices)
+        self.atom_config = self.batch["batch"]
+
+    def features(self):
+        jac = {k: (v.double() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in self.jac.items()}
+        return self.g.double(), jac
+
+
+def _member_loss(model, cb: _CachedBatch, settings: TrainingSettings, weights: torch.Tensor, train: bool):
+    out = model(cb.batch, features=cb.features(), forces=True, create_graph=train)
+    t = cb.targets
+    e_err = ((out["energy"] - t["energy"]) / t["n_atoms"]) ** 2
+    f_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float64).index_add(
+        0, cb.atom_config, ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
+    q_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float64).index_add(
+        0, cb.atom_config, (out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
+    d_err = ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
+    per = (settings.weight_energy * e_err + settings.weight_force * f_err
+           + settings.weight_charge * (q_err + d_err))
+    w = weights[cb.indices]
+    return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach(), q=q_err.detach(), d=d_err.detach())
+
+
+def fit_normalisation(model: FieldAwarePotential, batches, atoms_list) -> None:
+    """Descriptor mean/std, per-atom energy shift and scale from the training set (buffers)."""
+    g = torch.cat([cb.g.double() for cb in batches])
+    model.feature_mean.copy_(g.mean(0))
+    model.feature_std.copy_(g.std(0).clamp(min=1e-3))
+    e_per_atom = np.array([a.get_potential_energy() / len(a) for a in atoms_list])
+    model.energy_shift.fill_(float(e_per_atom.mean()))
+    model.energy_scale.fill_(max(float(e_per_atom.std()) * 3.0, 0.01))
+    fields = [float(a.info.get("field_V_per_A", 0.0)) for a in atoms_list]
+    model.field_range.copy_(torch.tensor([min(fields), max(fields)], dtype=torch.float64))
+    dmin = min(float(np.min(a.get_all_distances(mic=True)[np.triu_indices(len(a), 1)])) for a in atoms_list[:200])
+    model.min_distance.fill_(0.85 * dmin)
+
+
+def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, checkpoint_dir=None,
+                   progress: bool = True) -> tuple[PotentialEnsemble, dict]:
+    """Train ``settings.n_members`` members on labelled Atoms (with ``info['field_V_per_A']``).
+
+    Returns the ensemble (best validation state per member) and a history dict.
+    """
+    from tqdm.auto import tqdm
+
+    s = settings or TrainingSettings()
+    s.validate()
+    if len(atoms_list) < 10:
+        raise InputError(f"{len(atoms_list)} labelled configurations is too few to train (need >= 10)")
+    torch.manual_seed(s.seed)
+    rng = np.random.default_rng(s.seed)
+    order = rng.permutation(len(atoms_list))
+    n_val = max(1, int(round(s.validation_fraction * len(atoms_list))))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    members = [FieldAwarePotential(descriptor=s.descriptor, network=s.network) for _ in range(s.n_members)]
+    desc, elements = members[0].descriptor, members[0].elements
+
+    def make_batches(idx):
+        return [_CachedBatch([atoms_list[k] for k in idx[b:b + s.batch_size]], idx[b:b + s.batch_size], desc, elements)
+                for b in range(0, len(idx), s.batch_size)]
+
+    train_batches = make_batches(np.sort(train_idx))
+    val_batches = make_batches(np.sort(val_idx))
+    for m in members:
+        fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx])
+    boot = torch.from_numpy(rng.exponential(size=(s.n_members, len(atoms_list))))
+    ones = torch.ones(len(atoms_list), dtype=torch.float64)
+    opts = [torch.optim.Adam(m.parameters(), lr=s.learning_rate) for m in members]
+    scheds = [torch.optim.lr_scheduler.ReduceLROnPlateau(o, factor=0.5, patience=max(2, s.patience // 4))
+              for o in opts]
+    best = [np.inf] * s.n_members
+    best_state = [None] * s.n_members
+    since = [0] * s.n_members
+    history: dict = dict(epoch=[], train_loss=[], val_loss=[], val_force_rmse=[], val_energy_rmse_per_atom=[])
+    t0 = time.time()
+    bar = tqdm(range(s.epochs), disable=not progress, desc="training", leave=False)
+    for epoch in bar:
+        active = [k for k in range(s.n_members) if since[k] <= s.patience]
+        if not active or (time.time() - t0) / 60 > s.max_minutes:
+            break
+        tl = np.zeros(s.n_members)
+        for bi in rng.permutation(len(train_batches)):
+            cb = train_batches[bi]
+            for k in active:
+                opts[k].zero_grad()
+                loss, _ = _member_loss(members[k], cb, s, boot[k], train=True)
+                loss.backward()
+                opts[k].step()
+                tl[k] += loss.item() / len(train_batches)
+        vl, vf, ve = np.zeros(s.n_members), np.zeros(s.n_members), np.zeros(s.n_members)
+        n_v = sum(cb.batch["n_configs"] for cb in val_batches)
+        for cb in val_batches:
+            for k in range(s.n_members):
+                loss, parts = _member_loss(members[k], cb, s, ones, train=False)
+                vl[k] += loss.item() * cb.batch["n_configs"] / n_v
+                vf[k] += parts["f"].sum().item() / n_v
+                ve[k] += parts["e"].sum().item() / n_v
+        for k in active:
+            scheds[k].step(vl[k])
+            if vl[k] < best[k]:
+                best[k], since[k] = vl[k], 0
+                best_state[k] = {n: v.detach().clone() for n, v in members[k].state_dict().items()}
+            else:
+                since[k] += 1
+        history["epoch"].append(epoch)
+        history["train_loss"].append(tl.tolist())
+        history["val_loss"].append(vl.tolist())
+        history["val_force_rmse"].append(np.sqrt(vf).tolist())
+        history["val_energy_rmse_per_atom"].append(np.sqrt(ve).tolist())
+        bar.set_postfix(val_F=f"{np.sqrt(vf).mean():.3f}", val_E=f"{np.sqrt(ve).mean() * 1e3:.2f}meV")
+        if checkpoint_dir is not None and epoch % 10 == 0:
+            save_ensemble(PotentialEnsemble(members), checkpoint_dir, meta=dict(epoch=epoch, partial=True))
+    for k, m in enumerate(members):
+        if best_state[k] is not None:
+            m.load_state_dict(best_state[k])
+    history.update(n_train=int(len(train_idx)), n_validation=int(n_val), minutes=(time.time() - t0) / 60,
+                   settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict()))
+    return PotentialEnsemble(members), history
+
+
+def save_ensemble(ens: PotentialEnsemble, directory, *, meta: dict | None = None) -> Path:
+    """Write ``ensemble.pt`` (state dicts only) and ``ensemble.json`` (config + meta) atomically."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    states = {f"member{k}": m.state_dict() for k, m in enumerate(ens.members)}
+    with atomic_path(directory / "ensemble.pt") as tmp:
+        torch.save(states, tmp)
+    info = dict(config=ens.members[0].config(), n_members=len(ens.members), meta=meta or {})
+    with atomic_path(directory / "ensemble.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=2, default=float))
+    return directory
+
+
+def load_ensemble(directory) -> tuple[PotentialEnsemble, dict]:
+    """Load an ensemble written by :func:`save_ensemble` (``torch.load(weights_only=True)``)."""
+    from ..errors import DataFileError
+
+    directory = Path(directory)
+    try:
+        info = json.loads((directory / "ensemble.json").read_text())
+        states = torch.load(directory / "ensemble.pt", weights_only=True, map_location="cpu")
+    except FileNotFoundError as exc:
+        raise DataFileError(f"no trained ensemble in {directory} ({exc.filename} missing); "
+                            "train one with `multiscale potential train`") from None
+    members = []
+    for k in range(info["n_members"]):
+        m = FieldAwarePotential.from_config(info["config"])
+        m.load_state_dict(states[f"member{k}"])
+        m.eval()
+        members.append(m)
+    return PotentialEnsemble(members), info

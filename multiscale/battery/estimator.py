@@ -1,0 +1,278 @@
+"""Real-time estimator: the hybrid SPMe (fast numpy SPMe + residual corrector) stepped per sample.
+
+A BMS calls :meth:`Estimator.step` once per sample with the measured current (and, for state
+estimation, the measured voltage). Each call advances every cell's SPMe
+(:class:`~multiscale.battery.spme_fast.FastSPMe`, exact exponential integration, variable dt)
+and the corrector memory, and returns the hybrid voltage
+
+    V = V_SPMe + ΔV̂,   ΔV̂ = ensemble mean of the corrector (``HybridSPMe.corrector``),
+
+for one cell (a float) or many (an ndarray). Sign convention: positive current discharges.
+
+The corrector is evaluated in plain numpy with its layers fused over the ensemble: the
+feature map of :func:`multiscale.battery.features.build_features` is affine in the SPMe
+states, so it is folded into the first layer; members are stacked side by side (first layer)
+and block-diagonally (deeper layers), so one step is three small matrix products. The fused
+form is checked against ``corrector.step_numpy(build_features(...))`` when the estimator is
+built, and the reference path is used instead if they ever differ.
+
+With ``measured_voltage_V`` an extended Kalman filter (:mod:`multiscale.battery.kalman`)
+corrects SOC, the current-sensor offset and the corrector memory. ``Estimator.state`` gives
+SOC, its variance, the out-of-envelope flag and status bits per cell.
+
+Reference: Plett, "Extended Kalman filtering for battery management systems of LiPB-based HEV
+battery packs, part 3", J. Power Sources 134 (2004) 277; Marquis et al., J. Electrochem. Soc.
+166 (2019) A3693 (SPMe).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError, check_range
+from .spme_fast import FastSPMe, check_current, check_dt
+
+_FUSE_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class EstimatorState:
+    """Per-cell estimate after the last step (arrays of shape (n_cells,))."""
+
+    soc: np.ndarray
+    soc_variance: np.ndarray
+    current_offset_A: np.ndarray
+    voltage_V: np.ndarray
+    spme_voltage_V: np.ndarray
+    correction_V: np.ndarray
+    correction_spread_V: np.ndarray
+    out_of_envelope: np.ndarray
+    status: np.ndarray
+
+
+class FusedCorrector:
+    """numpy evaluation of a ``ResidualCorrector`` directly from the SPMe states.
+
+    ``step(Y, dt, memory) -> (ΔV, spread, new_memory)`` with ``Y`` the (n, 10) matrix of the
+    ``SPME_STATE_VARIABLES`` columns. Exactly the reference ``step_numpy(build_features(Y))``
+    (checked at construction; ``self.fused`` says whether the fast form is used).
+    """
+
+    def __init__(self, corrector, ambient_temperature_K: float, nominal_capacity_Ah: float, *, seed: int = 0):
+        from .features import SPME_STATE_VARIABLES, build_features
+
+        self.ref = corrector
+        self.names = SPME_STATE_VARIABLES
+        self.T, self.q = float(ambient_temperature_K), float(nominal_capacity_Ah)
+        self._build_features = build_features
+        nv = len(self.names)
+        feat = lambda Y: build_features({k: Y[:, j] for j, k in enumerate(self.names)}, self.T, self.q)  # noqa: E731
+        f0 = feat(np.zeros((1, nv)))[0]
+        A = feat(np.eye(nv)) - f0[None, :]
+        self.tau = np.asarray(corrector.time_constants_s, dtype=float)
+        weights = corrector.weights_
+        k = corrector.n_members
+        W0, b0 = weights[0]
+        nf = corrector.n_features
+        # first layer: members side by side; features folded in
+        W0f = np.concatenate([W0[m, :nf, :] for m in range(k)], axis=1)
+        W0m = np.concatenate([W0[m, nf:, :] for m in range(k)], axis=1)
+        self.Wy = A @ W0f
+        self.Wm = W0m
+        self.b0 = f0 @ W0f + np.concatenate(list(b0), axis=0)
+        self.deep = []
+        for W, b in weights[1:]:
+            blocks = np.zeros((k * W.shape[1], k * W.shape[2]))
+            for m in range(k):
+                blocks[m * W.shape[1]:(m + 1) * W.shape[1], m * W.shape[2]:(m + 1) * W.shape[2]] = W[m]
+            self.deep.append((blocks, np.concatenate(list(b), axis=0)))
+        self.scale = corrector.output_scale_V
+        self.k = k
+        self._avg_k = np.full(k, 1.0 / k)
+        self._var_k = np.full(k, 1.0 / max(k - 1, 1))
+        self._a_cache: dict = {}
+        self.fused = True
+        rng = np.random.default_rng(seed)
+        Y = np.column_stack([rng.uniform(-5, 15, 4), rng.uniform(3.0, 4.2, 4)] + [rng.uniform(0.05, 0.95, 4)] * 4
+                            + [rng.normal(0, 0.05, 4) for _ in range(4)])
+        mem = rng.normal(0, 1, (4, corrector.n_memory))
+        ref = corrector.step_numpy(feat(Y), 1.7, mem)
+        got = self.step(Y, 1.7, mem)
+        self.fused = all(np.allclose(a, b, rtol=_FUSE_TOL, atol=_FUSE_TOL) for a, b in zip(ref, got))
+        self._feat = feat
+
+    def memory_factor(self, dt):
+        """a = exp(−dt/τ) for the memory filters (cached for scalar dt)."""
+        if np.ndim(dt) == 0:
+            a = self._a_cache.get(dt)
+            if a is None:
+                a = np.exp(-float(dt) / self.tau)
+                if len(self._a_cache) > 512:
+                    self._a_cache.clear()
+                self._a_cache[float(dt)] = a
+            return a
+        return np.exp(-np.asarray(dt, dtype=float)[:, None] / self.tau[None, :])
+
+    def update_memory(self, c_rate, dt, memory):
+        """m ← a m + (1 − a) [c, |c|] per time constant (``ResidualCorrector.update_memory``)."""
+        a = self.memory_factor(dt)
+        nt = self.tau.size
+        new = np.empty_like(memory)
+        new[:, :nt] = a * memory[:, :nt] + (1.0 - a) * c_rate[:, None]
+        new[:, nt:] = a * memory[:, nt:] + (1.0 - a) * np.abs(c_rate)[:, None]
+        return new
+
+    def readout(self, Y, memory):
+        """Member outputs (n, K) [V] for states ``Y`` and (already updated) ``memory``."""
+        h = np.tanh(Y @ self.Wy + memory @ self.Wm + self.b0)
+        for j, (W, b) in enumerate(self.deep):
+            h = h @ W + b
+            if j < len(self.deep) - 1:
+                h = np.tanh(h)
+        return h * self.scale
+
+    def step(self, Y, dt, memory):
+        if not self.fused:
+            return self.ref.step_numpy(self._feat(Y), dt, memory)
+        new = self.update_memory(Y[:, 0] / self.q, dt, memory)
+        out = self.readout(Y, new)
+        mean = out @ self._avg_k
+        if self.k > 1:
+            dev = out - mean[:, None]
+            spread = np.sqrt((dev * dev) @ self._var_k)
+        else:
+            spread = 0.0 * mean
+        return mean, spread, new
+
+
+class Estimator:
+    """Streaming hybrid-SPMe estimator for ``n_cells`` cells (see module docstring).
+
+    Parameters
+    ----------
+    hybrid_model : HybridSPMe or None
+        Gives ``parameter_values``, ``corrector`` and ``envelope``; ``None`` runs the plain fast
+        SPMe (Chen2020 unless ``parameter_values`` is given) with ΔV = 0.
+    n_cells : int
+    initial_soc : float or (n_cells,)
+        Initial SOC (the filter's prior mean when voltages are given).
+    ambient_temperature_K : float
+    capacity_scale, resistance_scale : float or (n_cells,), optional
+        Per-cell spread of a pack (see :class:`FastSPMe`).
+    current_hold : {"linear", "zero"}
+        "linear" (default) matches ``HybridSPMe.simulate`` on a sampled profile.
+    initial_current_A : float or (n_cells,), optional
+        Current at the starting sample (for the linear hold of the first step).
+    initial_soc_std : float
+        Prior standard deviation of SOC for the filter (default 0.2).
+    voltage_noise_V : float
+        Voltage sensor noise standard deviation used by the filter (default 2 mV).
+    parameter_values : pybamm.ParameterValues, optional
+        Only with ``hybrid_model=None``.
+    """
+
+    def __init__(self, hybrid_model=None, n_cells: int = 1, *, initial_soc=1.0, ambient_temperature_K=298.15,
+                 capacity_scale=None, resistance_scale=None, current_hold: str = "linear", initial_current_A=None,
+                 initial_soc_std: float = 0.2, voltage_noise_V: float = 0.002, current_offset_std_A: float = 0.1,
+                 parameter_values=None):
+        from .kalman import SocKalmanFilter
+
+        T = check_range("ambient_temperature_K", ambient_temperature_K, low=200.0, high=400.0)
+        self.model = hybrid_model
+        guard = {}
+        if hybrid_model is not None:
+            if parameter_values is not None:
+                raise InputError("parameter_values is taken from hybrid_model; do not pass both")
+            parameter_values = hybrid_model.parameter_values
+            from . import robust_spme
+
+            c0 = float(parameter_values["Initial concentration in electrolyte [mol.m-3]"])
+            guard = {"macinnes_floor": robust_spme.MACINNES_FLOOR,
+                     "exchange_floor_mol_m3": robust_spme.EXCHANGE_FLOOR_FRACTION * c0}
+        self.spme = FastSPMe(parameter_values, n_cells, initial_soc=initial_soc, ambient_temperature_K=T,
+                             capacity_scale=capacity_scale, resistance_scale=resistance_scale,
+                             current_hold=current_hold, **guard)
+        self.n_cells = self.spme.n_cells
+        self.temperature_K = T
+        tb = self.spme.tables
+        self.nominal_capacity_Ah = tb.nominal_capacity_Ah
+        if hybrid_model is not None:
+            self.corrector = FusedCorrector(hybrid_model.corrector, T, self.nominal_capacity_Ah)
+            self.envelope = hybrid_model.envelope
+            self.memory = hybrid_model.corrector.init_memory(self.n_cells)
+        else:
+            self.corrector, self.envelope, self.memory = None, None, np.zeros((self.n_cells, 0))
+        if initial_current_A is not None:
+            self.spme._i_prev = check_current(initial_current_A, self.n_cells) / self.spme.area_m2
+        self.filter = SocKalmanFilter(self, initial_soc_std=initial_soc_std, voltage_noise_V=voltage_noise_V,
+                                      current_offset_std_A=current_offset_std_A)
+        self._single = self.n_cells == 1
+        self._scaled = bool(np.any(self.spme.capacity_scale != 1.0))
+        # the state at the starting sample (rest, or the given initial current)
+        I0 = np.zeros(self.n_cells) if initial_current_A is None else check_current(initial_current_A, self.n_cells)
+        Y, _ = self.spme.state_matrix(I0)
+        v, vs, dv, sp, _ = self.hybrid_voltage(Y, 0.0, self.memory)
+        self._last = (v, vs, dv, sp, I0)
+
+    # -------------------------------------------------------------- model evaluation
+    def _states_matrix(self, Y: np.ndarray) -> np.ndarray:
+        """The corrector sees each cell's own C-rate: current / capacity_scale in column 0."""
+        if self._scaled:
+            Y = Y.copy()
+            Y[:, 0] = Y[:, 0] / self.spme.capacity_scale
+        return Y
+
+    def hybrid_voltage(self, Y: np.ndarray, dt, memory):
+        """(V, V_SPMe, ΔV, spread, new memory) from the SPMe state matrix ``Y``."""
+        v_spme = Y[:, 1]
+        if self.corrector is None:
+            z = 0.0 * v_spme
+            return v_spme, v_spme, z, z, memory
+        dv, sp, mem = self.corrector.step(self._states_matrix(Y), dt, memory)
+        return v_spme + dv, v_spme, dv, sp, mem
+
+    # -------------------------------------------------------------- public API
+    def step(self, current_A, dt_s, measured_voltage_V=None):
+        """Advance every cell by ``dt_s`` with ``current_A``; returns the hybrid voltage [V].
+
+        ``current_A`` (scalar or (n_cells,)) is the *measured* current, positive = discharge;
+        ``dt_s`` > 0 [s] (scalar or (n_cells,)); ``measured_voltage_V`` (optional, scalar or
+        (n_cells,)) triggers the Kalman update and the returned voltage is then the filtered
+        estimate. Float for one cell, ndarray (n_cells,) otherwise. Raises
+        :class:`InputError` for NaN/inf current or voltage and dt ≤ 0; a state leaving
+        [0, 1] SOC or the voltage limits is reported in ``state.status``, never as NaN.
+        """
+        I = check_current(current_A, self.n_cells)
+        dt = check_dt(dt_s, self.n_cells)
+        if measured_voltage_V is None:
+            I_true = I - self.filter.offset_A
+            self.spme.advance(I_true, dt)
+            Y, _ = self.spme.state_matrix(I_true)
+            v, vs, dv, sp, self.memory = self.hybrid_voltage(Y, dt, self.memory)
+            self.filter.predict_only(I, dt)
+        else:
+            vm = check_current(measured_voltage_V, self.n_cells)
+            v, vs, dv, sp = self.filter.step(I, dt, vm)
+        self._last = (v, vs, dv, sp, I)
+        return float(v[0]) if self._single else v
+
+    @property
+    def state(self) -> EstimatorState:
+        """SOC, its variance, the current-offset estimate, voltages, envelope flag and status bits."""
+        n = self.n_cells
+        v, vs, dv, sp, I = self._last
+        soc = self.spme.soc
+        if self.envelope is not None:
+            env = self.envelope
+            c = np.abs(I) / (self.nominal_capacity_Ah * self.spme.capacity_scale)
+            out = (c > env.c_rate_max) | (soc < env.soc_min) | (soc > env.soc_max)
+            if not (env.temperature_min_K <= self.temperature_K <= env.temperature_max_K):
+                out = np.ones(n, dtype=bool)
+        else:
+            out = np.zeros(n, dtype=bool)
+        return EstimatorState(soc=soc.copy(), soc_variance=self.filter.P[:, 0, 0].copy(),
+                              current_offset_A=self.filter.offset_A.copy(), voltage_V=np.asarray(v).copy(),
+                              spme_voltage_V=np.asarray(vs).copy(), correction_V=np.asarray(dv).copy(),
+                              correction_spread_V=np.asarray(sp).copy(), out_of_envelope=out,
+                              status=self.spme.status)
