@@ -208,6 +208,7 @@ class SymmetryFunctions(nn.Module):
             g_ik = a_cos[:, :, None] * jac["dcos_ik"] + a_ik[:, :, None] * uu[jac["tri_k"]]
             gv = gv.index_add(1, jac["tri_j"], g_ij).index_add(1, jac["tri_k"], g_ik)
         grad = torch.zeros(m, n, 3, dtype=dE_dG.dtype)
+        gv = gv.to(dE_dG.dtype)
         grad = grad.index_add(1, jac["j"], gv).index_add(1, jac["i"], -gv)
         return grad
 

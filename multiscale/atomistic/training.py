@@ -77,27 +77,29 @@ class _CachedBatch:
                                                   self.batch["tri_k"], len(self.batch["species"]))
         self.g = g.float()
         self.jac = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in jac.items()}
-        self.targets = _targets(atoms_list)
+        self.batch = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v)
+                      for k, v in self.batch.items()}
+        self.targets = {k: v.float() for k, v in _targets(atoms_list).items()}
         self.indices = np.asarray(indices)
         self.atom_config = self.batch["batch"]
 
     def features(self):
-        jac = {k: (v.double() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in self.jac.items()}
-        return self.g.double(), jac
+        """(G, Jacobian) in float32: members are trained in float32 and stored in float64."""
+        return self.g, self.jac
 
 
 def _member_loss(model, cb: _CachedBatch, settings: TrainingSettings, weights: torch.Tensor, train: bool):
     out = model(cb.batch, features=cb.features(), forces=True, create_graph=train)
     t = cb.targets
     e_err = ((out["energy"] - t["energy"]) / t["n_atoms"]) ** 2
-    f_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float64).index_add(
+    f_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float32).index_add(
         0, cb.atom_config, ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
-    q_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float64).index_add(
+    q_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float32).index_add(
         0, cb.atom_config, (out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
     d_err = ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
     per = (settings.weight_energy * e_err + settings.weight_force * f_err
            + settings.weight_charge * (q_err + d_err))
-    w = weights[cb.indices]
+    w = weights[cb.indices].float()
     return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach(), q=q_err.detach(), d=d_err.detach())
 
 
@@ -143,6 +145,9 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     val_batches = make_batches(np.sort(val_idx))
     for m in members:
         fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx])
+    buffers64 = {n: b.clone() for n, b in members[0].named_buffers()}
+    for m in members:
+        m.float()  # train in float32 (speed); converted back to float64 at the end
     boot = torch.from_numpy(rng.exponential(size=(s.n_members, len(atoms_list))))
     ones = torch.ones(len(atoms_list), dtype=torch.float64)
     opts = [torch.optim.Adam(m.parameters(), lr=s.learning_rate) for m in members]
@@ -189,11 +194,17 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         history["val_energy_rmse_per_atom"].append(np.sqrt(ve).tolist())
         bar.set_postfix(val_F=f"{np.sqrt(vf).mean():.3f}", val_E=f"{np.sqrt(ve).mean() * 1e3:.2f}meV")
         if checkpoint_dir is not None and epoch % 10 == 0:
-            save_ensemble(PotentialEnsemble(members), checkpoint_dir, meta=dict(epoch=epoch, partial=True))
+            save_ensemble(PotentialEnsemble(members), checkpoint_dir, meta=dict(epoch=epoch, partial=True,
+                                                                                history=history))
     for k, m in enumerate(members):
         if best_state[k] is not None:
             m.load_state_dict(best_state[k])
+        m.double()
+        for n, b in m.named_buffers():  # exact float64 constants (normalisation, ranges)
+            b.copy_(buffers64[n])
     history.update(n_train=int(len(train_idx)), n_validation=int(n_val), minutes=(time.time() - t0) / 60,
+                   validation_config_ids=[str(atoms_list[k].info.get("config_id", k)) for k in np.sort(val_idx)],
+                   best_validation_loss=[float(b) for b in best],
                    settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict()))
     return PotentialEnsemble(members), history
 

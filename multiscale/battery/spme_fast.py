@@ -33,11 +33,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError, NotBuiltError, check_range
-from .spme_parameters import SPMeTables, Table1D, build_tables
+from ..errors import InputError, check_range
+from .spme_discretisation import SPMeOperators, _phi
+from .spme_parameters import SPMeTables, build_tables
 
 #: PyBaMM's floor of the MacInnes-function argument c_e / c̄_e (settings.tolerances).
 PYBAMM_MACINNES_TOL = 1e-15
+
+#: Longest step [s] over which the explicit D_e(c) term is frozen (longer steps are split).
+NONLINEAR_STEP_S = 5.0
 
 #: Columns of :meth:`FastSPMe.state_matrix` (= ``features.SPME_STATE_VARIABLES``, tested).
 STATE_COLUMNS = (
@@ -60,37 +64,7 @@ STATUS_VOLTAGE = 4        # voltage outside the parameter set's cut-offs
 STATUS_ELECTROLYTE = 8    # electrolyte concentration ≤ 0 somewhere (depleted)
 
 
-def _mesh(lo, hi, n):
-    edges = np.linspace(lo, hi, n + 1)
-    return 0.5 * (edges[1:] + edges[:-1]), edges
-
-
-def _modal(measure, conductance):
-    """Diagonalise A = M⁻¹K for a chain with face conductances; returns (λ, V, V⁻¹)."""
-    n = measure.size
-    K = np.zeros((n, n))
-    i = np.arange(n - 1)
-    K[i, i] -= conductance
-    K[i + 1, i + 1] -= conductance
-    K[i, i + 1] += conductance
-    K[i + 1, i] += conductance
-    s = 1.0 / np.sqrt(measure)
-    lam, Q = np.linalg.eigh(s[:, None] * K * s[None, :])
-    lam[np.abs(lam) < 1e-10 * np.max(np.abs(lam))] = 0.0
-    return np.minimum(lam, 0.0), s[:, None] * Q, Q.T * np.sqrt(measure)[None, :]
-
-
-def _phi(lam, dt):
-    """(e^{λdt}, φ₁(λdt)·dt, φ₂(λdt)·dt) with φ₁ = (eˣ−1)/x, φ₂ = (eˣ−1−x)/x² (→ 1, ½ at 0)."""
-    x = lam * dt
-    small = np.abs(x) < 1e-6
-    xs = np.where(small, 1.0, x)
-    p1 = np.where(small, 1.0 + x / 2.0, np.expm1(xs) / xs)
-    p2 = np.where(small, 0.5 + x / 6.0, (np.expm1(xs) - xs) / xs ** 2)
-    return np.exp(x), p1 * dt, p2 * dt
-
-
-class FastSPMe:
+class FastSPMe(SPMeOperators):
     """SPMe of ``n_cells`` cells at one ambient temperature, stepped with the measured current.
 
     Parameters
@@ -162,132 +136,6 @@ class FastSPMe:
             raise InputError(f"{name} = {value!r} is out of range: must be finite and > 0 for every cell")
         return a
 
-    def _build_particles(self, n):
-        """Spherical finite volumes (PyBaMM): only the decaying modes are kept; the mean is exact."""
-        tb, F = self.tables, self.tables.faraday_C_mol
-        lams, bs, surf_rows, k_avg, self._flux_per_current = [], [], [], [], []
-        for el, sign in ((tb.negative, 1.0), (tb.positive, -1.0)):
-            if el.diffusivity_m2_s.constant is None:
-                raise NotBuiltError("a stoichiometry-dependent particle diffusivity is not supported by the "
-                                    "fast SPMe yet (Chen2020's are constant)")
-            R, cmax = el.particle_radius_m, el.c_max_mol_m3
-            nodes, edges = _mesh(0.0, R, n)
-            vol = np.diff(edges ** 3) / 3.0
-            cond = el.diffusivity_m2_s.constant * edges[1:-1] ** 2 / np.diff(nodes)
-            lam, V, Vinv = _modal(vol, cond)
-            keep = lam < 0.0
-            fpc = sign / (el.surface_area_m2_m3 * el.thickness_m)     # j per unit i
-            self._flux_per_current.append(fpc)
-            bs.append(Vinv[keep, -1] * (-R ** 2 / (F * vol[-1] * cmax)) * fpc)  # d sto/dt per i
-            surf_rows.append(1.5 * V[-1, keep] - 0.5 * V[-2, keep])            # PyBaMM extrapolation
-            lams.append(lam[keep])
-            k_avg.append(-3.0 * fpc / (F * R * cmax))
-        m = [lam.size for lam in lams]
-        self._lam_s = np.concatenate(lams)
-        self._b_s = np.concatenate(bs)
-        self._S = np.zeros((sum(m), 2))
-        self._S[:m[0], 0], self._S[m[0]:, 1] = surf_rows
-        self._k_avg = np.array(k_avg)
-
-    def _build_electrolyte(self, n, exchange_floor):
-        tb, F = self.tables, self.tables.faraday_C_mol
-        Ln, Ls, Lp = tb.negative.thickness_m, tb.separator_thickness_m, tb.positive.thickness_m
-        L = Ln + Ls + Lp
-        parts = [_mesh(0.0, Ln, n), _mesh(Ln, Ln + Ls, n), _mesh(Ln + Ls, L, n)]
-        nodes = np.concatenate([p[0] for p in parts])
-        edges = np.concatenate([parts[0][1], parts[1][1][1:], parts[2][1][1:]])
-        eps = np.repeat([tb.negative.porosity, tb.separator_porosity, tb.positive.porosity], n)
-        brug = np.repeat([tb.negative.bruggeman_electrolyte, tb.separator_bruggeman,
-                          tb.positive.bruggeman_electrolyte], n)
-        tor, dx, dn = eps ** brug, np.diff(edges), np.diff(nodes)
-        beta = dx[:-1] / (dx[:-1] + dx[1:])
-        g_tor = 1.0 / (beta / tor[:-1] + (1.0 - beta) / tor[1:]) / dn    # PyBaMM harmonic mean
-        c0 = tb.c_e_init_mol_m3
-        De = tb.electrolyte_diffusivity_m2_s
-        self._De_ref = float(De(c0))
-        measure = eps * dx
-        lam, V, Vinv = _modal(measure, g_tor * self._De_ref)
-        self._lam_e, self._Ve_T, self._Vinv_e_T = lam, np.ascontiguousarray(V.T), np.ascontiguousarray(Vinv.T)
-        # sources per unit i: reaction a j / F and migration −∂(t₊ i_e/F)/∂x (PyBaMM node→edge means)
-        if tb.transference_number.constant is None:
-            raise NotBuiltError("a concentration-dependent transference number is not supported by the fast SPMe yet")
-        i_e = np.concatenate([nodes[:n] / Ln, np.ones(n), (L - nodes[2 * n:]) / Lp])
-        m_nodes = tb.transference_number.constant * i_e / F
-        w = dx[:-1] / (dx[:-1] + dx[1:])
-        face = (1.0 - w) * m_nodes[:-1] + w * m_nodes[1:]
-        div = np.zeros(3 * n)
-        div[:-1] += face
-        div[1:] -= face
-        src = np.concatenate([np.full(n, 1.0 / Ln), np.zeros(n), np.full(n, -1.0 / Lp)]) / F
-        self._b_e = ((src * dx - div) / measure) @ self._Vinv_e_T
-        # concentration-dependent D_e: explicit remainder M⁻¹ Div[(D(c_f) − D_ref) g_tor ∇c]
-        self._nonlinear = De.constant is None
-        if self._nonlinear:
-            W = np.zeros((3 * n, 2 * (3 * n - 1)))
-            k = np.arange(3 * n - 1)
-            W[k, k], W[k + 1, k] = 1.0 - beta, beta          # c at faces (distance-weighted)
-            W[k, 3 * n - 1 + k], W[k + 1, 3 * n - 1 + k] = -g_tor, g_tor
-            self._W_face = W
-            D = np.zeros((3 * n - 1, 3 * n))
-            D[k, k], D[k, k + 1] = 1.0, -1.0
-            self._div_modal = (D / measure[None, :]) @ self._Vinv_e_T
-            self._De = De
-        self._n_face = 3 * n - 1
-        self._n_e = n
-        # PyBaMM 26.10 simplifies x_average(εc/ε) to x_average(εc)·x_average(1/ε): constant in time
-        self._c_av = c0 * (np.sum(eps * dx) / L) * (np.sum(dx / eps) / L)
-        self._w_mac = np.where(np.arange(3 * n) >= 2 * n, 1.0 / n, 0.0) - np.where(np.arange(3 * n) < n, 1.0 / n, 0.0)
-        self._chi_RT_F = float(tb.chi(self._c_av)) * self.RT_F
-        kappa = float(tb.electrolyte_conductivity_S_m(self._c_av))
-        self._R_e = (Ln / (3 * tor[0]) + Ls / tor[n] + Lp / (3 * tor[-1])) / kappa
-        neg, pos = tb.negative, tb.positive
-        self._sigma_const = neg.sigma_S_m.constant is not None and pos.sigma_S_m.constant is not None
-        if self._sigma_const:
-            self._R_s = (Ln / (neg.sigma_S_m.constant * neg.electrode_transport_efficiency)
-                         + Lp / (pos.sigma_S_m.constant * pos.electrode_transport_efficiency)) / 3.0
-        self._ce_floor = self._macinnes_floor * self._c_av
-        # exchange currents: ½/f(c_e) tables (with the optional guard), g(c_s) tables
-        self._inv_f = []
-        for el in (neg, pos):
-            grid = el.j0_ce.x_grid
-            if exchange_floor is not None:
-                cf = check_range("exchange_floor_mol_m3", exchange_floor, low=0.0, low_inclusive=False)
-                grid = np.concatenate([np.linspace(-20 * cf, 0.0, 400, endpoint=False), grid])
-                vals = el.j0_ce(cf * np.logaddexp(0.0, grid / cf))
-            else:
-                vals = el.j0_ce(grid)
-            self._inv_f.append(Table1D(grid, 0.5 / np.maximum(vals, 1e-300), None))
-
-    def _build_layout(self):
-        """One state row per cell: X = [x̄, ȳ | particle modes | electrolyte modes]."""
-        ms, me = self._lam_s.size, self._lam_e.size
-        self._n_state = 2 + ms + me
-        self._sl_e = slice(2 + ms, 2 + ms + me)
-        self._lam = np.concatenate([[0.0, 0.0], self._lam_s, self._lam_e])
-        self._b = np.concatenate([self._k_avg, self._b_s, self._b_e])
-        self._X_surf = np.zeros((self._n_state, 2))      # X @ this → surface stoichiometries
-        self._X_surf[0, 0] = self._X_surf[1, 1] = 1.0
-        self._X_surf[2:2 + ms] = self._S
-        self._X_c = np.zeros((self._n_state, self._lam_e.size))   # X @ this → c_e at the nodes
-        self._X_c[self._sl_e] = self._Ve_T
-        if self._nonlinear:
-            self._div_X = np.zeros((self._n_face, self._n_state))
-            self._div_X[:, self._sl_e] = self._div_modal
-        tb = self.tables
-        neg, pos = tb.negative, tb.positive
-        # one interpolation for both electrodes: positive stoichiometry offset by 2
-        g = neg.ocp_V.x_grid
-        self._U_grid = np.concatenate([g, g + 2.0])
-        self._U_vals = np.concatenate([neg.ocp_V(g), pos.ocp_V(g)])
-        sg = np.linspace(0.0, 1.0, 4001)
-        self._g_grid = np.concatenate([sg, sg + 2.0])
-        self._g_vals = np.maximum(np.concatenate([neg.j0_cs(sg * neg.c_max_mol_m3), pos.j0_cs(sg * pos.c_max_mol_m3)]), 1e-300)
-        self._offset2 = np.array([0.0, 2.0])
-        self._fpc2 = np.array(self._flux_per_current)
-        fn, fp = self._inv_f
-        self._same_f = fn.x_grid.shape == fp.x_grid.shape and np.array_equal(fn.x_grid, fp.x_grid) and np.allclose(fn.y_grid, fp.y_grid, rtol=1e-12, atol=0)
-        self._mean_e = np.full(self._n_e, 2.0 * self.RT_F / self._n_e)   # x-average × 2RT/F
-
     # ------------------------------------------------------------------ state
     def reset(self, initial_soc=1.0):
         """Uniform particles at ``initial_soc``, the electrolyte at rest, zero previous current."""
@@ -354,22 +202,35 @@ class FastSPMe:
         """Advance all states over ``dt_s`` (validated by :meth:`step`); returns i [A/m²].
 
         X ← e^{Λdt} X + φ₁dt·b i₀ + φ₂dt·b (i − i₀) (+ φ₁dt·N(c) for c-dependent D_e), with
-        i₀ the previous sample for a linear hold, else i.
+        i₀ the previous sample for a linear hold, else i. The explicit term N(c) is frozen over
+        a step, so steps longer than ``NONLINEAR_STEP_S`` are split into sub-steps that double
+        in length (2.5, 5, 10 … s): a long rest relaxes to the exact equilibrium.
         """
         i = current_A / self.area_m2
+        i0 = i if (self._i_prev is None or self.current_hold == "zero") else self._i_prev
+        dmax = dt_s if np.ndim(dt_s) == 0 else float(np.max(dt_s))
+        if not self._nonlinear or dmax <= NONLINEAR_STEP_S:
+            self._substep(i0, i, dt_s)
+        else:
+            n_sub = int(np.ceil(np.log2(dmax / (0.5 * NONLINEAR_STEP_S) + 1.0)))
+            edges = (2.0 ** np.arange(n_sub + 1) - 1.0) / (2.0 ** n_sub - 1.0)   # fractions of dt
+            for a, b in zip(edges[:-1], edges[1:]):
+                self._substep(i0 + a * (i - i0), i0 + b * (i - i0), (b - a) * dt_s)
+        self._i_prev = i
+        return i
+
+    def _substep(self, i0, i, dt_s):
         e, q1, q2, q12, p1n = self._propagators(dt_s)
-        if self._i_prev is None or self.current_hold == "zero":
+        if i0 is i:
             X = e * self._X + q1 * i[:, None]
         else:
-            X = e * self._X + q12 * self._i_prev[:, None] + q2 * i[:, None]
+            X = e * self._X + q12 * i0[:, None] + q2 * i[:, None]
         if self._nonlinear:
             cw = self._c @ self._W_face
             nf = self._n_face
             X += p1n * (((self._De(cw[:, :nf]) - self._De_ref) * cw[:, nf:]) @ self._div_X)
         self._X = X
         self._c = X @ self._X_c
-        self._i_prev = i
-        return i
 
     def outputs(self, current_A, *, delta_soc=None) -> dict:
         """SPMe quantities (PyBaMM names, see ``features.SPME_STATE_VARIABLES``) per cell.

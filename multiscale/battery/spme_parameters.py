@@ -165,12 +165,28 @@ def _electrode(pv, param, domain: str, T: float) -> ElectrodeTables:
     )
 
 
+_CACHE: dict = {}
+
+
+def _fingerprint(pv) -> tuple:
+    """Hashable identity of a parameter set's values (functions by their code object)."""
+    items = []
+    for k, v in sorted(pv.items(), key=lambda kv: kv[0]):
+        if callable(v):
+            code = getattr(v, "__code__", None)
+            items.append((k, getattr(v, "__qualname__", type(v).__name__), id(code) if code else id(v)))
+        else:
+            items.append((k, repr(v)))
+    return tuple(items)
+
+
 def build_tables(parameter_values=None, temperature_K: float = 298.15) -> SPMeTables:
     """Evaluate a PyBaMM parameter set at ``temperature_K`` into :class:`SPMeTables`.
 
     ``parameter_values``: a ``pybamm.ParameterValues`` (default ``"Chen2020"``).
     The electrolyte functions are tabulated for c_e in [0, 6·c_e,init] mol/m³ (PyBaMM's own
-    lower clipping tolerances apply); stoichiometry functions on [0, 1].
+    lower clipping tolerances apply); stoichiometry functions on [0, 1]. Results are cached
+    per (parameter values, temperature) within the process (the tables are immutable).
     """
     import pybamm
 
@@ -178,6 +194,17 @@ def build_tables(parameter_values=None, temperature_K: float = 298.15) -> SPMeTa
     pv = pybamm.ParameterValues("Chen2020") if parameter_values is None else parameter_values
     if not isinstance(pv, pybamm.ParameterValues):
         raise InputError(f"parameter_values = {type(pv).__name__} is not a pybamm.ParameterValues")
+    key = (_fingerprint(pv), T)
+    hit = _CACHE.get(key)
+    if hit is None:
+        if len(_CACHE) > 16:
+            _CACHE.clear()
+        hit = _CACHE[key] = _build(pv, T)
+    return hit
+
+
+def _build(pv, T: float) -> SPMeTables:
+    import pybamm
     param = pybamm.LithiumIonParameters()
     c0 = float(pv["Initial concentration in electrolyte [mol.m-3]"])
     ce = np.linspace(0.0, 6.0 * c0, 6001)

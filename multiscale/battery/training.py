@@ -154,8 +154,9 @@ def write_metrics(path, summary: dict) -> None:
     log.info("metrics: %s", json.dumps(summary))
 
 
-def train_and_save(data_dir, out_dir, work_dir, *, n_members: int = 5, hidden=(32, 32), epochs: int = 60,
-                   seed: int = 0, progress: bool = True) -> dict:
+def train_and_save(data_dir, out_dir, work_dir, *, n_members: int = 5, hidden=(64, 64), epochs: int = 60,
+                   seed: int = 0, progress: bool = True, compare_memory: bool = False,
+                   command: str = "multiscale hybrid train") -> dict:
     """Load a packed dataset, train the ensemble, evaluate held-out cases, save the model.
 
     Writes ``out_dir/{weights.npz, config.json, hybrid.json, metrics.json}``; returns the
@@ -177,6 +178,90 @@ def train_and_save(data_dir, out_dir, work_dir, *, n_members: int = 5, hidden=(3
                "train": summarise(evaluate(corr, train, q)),
                "n_failed_cases": sum(1 for r in manifest["cases"] if r["status"] != "ok")}
     corr.meta_["heldout_summary"] = summary["heldout"]
+    comparison = None
+    if compare_memory:
+        from .memory_models import compare_memory_models
+
+        comparison = compare_memory_models(cases, q, epochs=max(epochs // 3, 5), gru_epochs=max(epochs // 6, 3),
+                                           seed=seed)
+        summary["memory_comparison"] = comparison
     model.save(out_dir)
     write_metrics(Path(out_dir) / "metrics.json", summary)
+    write_card(out_dir, summary, corr, env.describe(), memory_comparison=comparison, command=command)
     return summary
+
+
+def _table(summary: dict) -> str:
+    lines = ["| family | profiles | SPMe RMSE [mV] | SPMe max [mV] | hybrid RMSE [mV] | hybrid max [mV] |",
+             "|---|---|---|---|---|---|"]
+    for fam, f in summary.get("families", {}).items():
+        lines.append(f"| {fam} | {f['n_profiles']} | {f['spme_rmse_mV']:.2f} | {f['spme_max_mV']:.1f} | "
+                     f"{f['hybrid_rmse_mV']:.2f} | {f['hybrid_max_mV']:.1f} |")
+    return "\n".join(lines)
+
+
+def write_card(out_dir, summary: dict, corrector: ResidualCorrector, envelope_text: str, *,
+               memory_comparison: dict | None = None, command: str = "multiscale hybrid train") -> None:
+    """Write ``card.md`` (data, architecture, held-out error table, memory-model comparison, retraining)."""
+    from ..io import atomic_write_text
+
+    cmp_text = "not run (pass --compare-memory to `multiscale hybrid train`)"
+    if memory_comparison:
+        fams = sorted(next(iter(memory_comparison.values()))["heldout_rmse_mV"])
+        rows = ["| memory model | train time [s] | " + " | ".join(fams) + " |", "|---|---|" + "---|" * len(fams)]
+        for name, r in memory_comparison.items():
+            rows.append(f"| {name} | {r['train_s']:.0f} | " + " | ".join(f"{r['heldout_rmse_mV'][f]:.2f}" for f in fams)
+                        + " |")
+        cmp_text = "Held-out RMSE [mV] per family, one network each, same data:\n\n" + "\n".join(rows)
+    meta = corrector.meta_
+    text = f"""# hybrid_chen2020 — residual corrector for the PyBaMM SPMe (Chen2020)
+
+**What it is.** `HybridSPMe.load()` = guarded PyBaMM SPMe (Chen2020, IDAKLU) + this corrector:
+V = V_SPMe + ΔV̂, ΔV̂ the mean of a {corrector.n_members}-member ensemble trained on ΔV = V_DFN − V_SPMe.
+Positive current discharges. Files: `weights.npz` (numpy arrays W_j (K, in, out), b_j (K, out)),
+`config.json` (architecture, feature names, training metadata), `hybrid.json` (parameter set,
+training envelope), `metrics.json` (held-out and training errors).
+
+## Data
+`data/hybrid_chen2020/` (see its README): DFN and guarded SPMe solved by PyBaMM on the same
+protocols — CC charge/discharge 0.1C–3C, CC-CV-like charge, HPPC, load + rest, random
+piecewise-constant (−1C..3C, RMS ≤ 2C), drive-cycle-like — ambient 0–45 °C, initial SOC 0.1–1.
+{meta.get('n_train_profiles', '?')} training profiles ({meta.get('n_train_points', '?')} points).
+**Held out (never in training):** the drive-cycle family, ambient temperatures 5, 20, 40 °C
+(training excludes ±2.5 °C around them) and initial SOCs 0.25, 0.55, 0.85 (±0.03 excluded).
+
+## Architecture
+Inputs: the SPMe states of `multiscale.battery.features.SPME_STATE_VARIABLES` → 14 normalised
+features, plus a memory of {corrector.n_memory} exponential filters of c and |c| (c = I/Q), time
+constants {list(corrector.time_constants_s)} s, exact for any time step (m ← e^(−dt/τ) m +
+(1 − e^(−dt/τ)) u). Readout: MLP {list(corrector.hidden)} tanh → 1 per member; ensemble mean and
+standard deviation ("Correction spread [V]"). Training: Adam, {meta.get('epochs', '?')} epochs, batch
+{meta.get('batch_size', '?')}, lr {meta.get('lr', '?')} (cosine decay), MSE on ΔV/10 mV; each member
+on a bootstrap resample of the training profiles.
+
+Training envelope (outside → "Out of envelope" = True in `simulate`): {envelope_text}.
+
+## Held-out errors (vs DFN, on the points both reach)
+{_table(summary.get('heldout', {}))}
+
+Spearman rank correlation of ensemble spread vs |error| (held-out points):
+{summary.get('heldout', {}).get('spearman_spread_error', float('nan')):.3f}.
+Training-set errors are in `metrics.json`. `benchmarks/bench_hybrid.py` re-solves the held-out
+profiles and reports the same per family with wall times.
+
+## Choice of memory model
+{cmp_text}
+
+## Limits
+Where the SPMe's electrolyte depletes (long ~3C loads, cold cells) the SPMe runs only thanks
+to its guard (`multiscale.battery.robust_spme`) and ΔV reaches hundreds of mV; the corrector
+reduces but does not remove those errors (see the table). Extrapolation outside the envelope is
+flagged, never silent.
+
+## How to retrain
+```
+{command}
+```
+(`--generate-data` regenerates the traces first; both steps resume from their work folder.)
+"""
+    atomic_write_text(Path(out_dir) / "card.md", text)

@@ -66,14 +66,8 @@ def command(trajectory, what, species, species_b, bins, r_max_A, timestep_ps, ax
         cell = chunk.require_cell("diffusion-profile (unwrapping)")
         df = analysis.diffusion_profile(chunk.positions, np.arange(chunk.n_frames) * timestep_ps, cell, axis=axis,
                                         species=sp, symbols=chunk.symbols, n_bins=bins or 10)
-        _, ax = plt.subplots(figsize=(5, 3.5))
+        ax = analysis.plot_diffusion_profile(df)
         ok = ~df["no data"]
-        for col in ("D_parallel", "D_perpendicular"):
-            ax.errorbar(df["z [m]"][ok], df[f"{col} [m2.s-1]"][ok], yerr=df[f"{col} error [m2.s-1]"][ok],
-                        label=col, capsize=2, marker="o")
-        ax.set_xlabel("z [m]")
-        ax.set_ylabel("D [m2.s-1]")
-        ax.legend()
         summary = {"layers": len(df), "layers without data": int((~ok).sum())}
     else:
         fixed = None

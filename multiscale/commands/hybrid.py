@@ -105,9 +105,10 @@ def generate_data(data_dir, work_dir, n_train, n_heldout, n_workers, scheduler, 
 @click.option("--generate-data", "gen", is_flag=True, help="Generate (or resume) the dataset first.")
 @click.option("--members", type=int, default=5, show_default=True)
 @click.option("--epochs", type=int, default=60, show_default=True)
+@click.option("--compare-memory", is_flag=True, help="Also train no-memory and GRU variants for the card.")
 @quiet_option
 def train(data_dir, work_dir, n_train, n_heldout, n_workers, scheduler, seed, out_dir, gen, members, epochs,
-          quiet) -> None:
+          compare_memory, quiet) -> None:
     """Generate DFN/SPMe data (optional) and train the residual corrector ensemble."""
     import json
 
@@ -115,6 +116,11 @@ def train(data_dir, work_dir, n_train, n_heldout, n_workers, scheduler, seed, ou
 
     if gen:
         _generate(Path(work_dir) / "cases-run", data_dir, n_train, n_heldout, n_workers, scheduler, seed, quiet)
-    summary = train_and_save(data_dir, out_dir, Path(work_dir) / f"train-seed{seed}", n_members=members,
-                             epochs=epochs, seed=seed, progress=not quiet)
+    if members < 1 or epochs < 1:
+        raise InputError(f"--members = {members} and --epochs = {epochs} must be >= 1")
+    command = (f"multiscale hybrid train{' --generate-data' if gen else ''} --data-dir {data_dir} --out {out_dir} "
+               f"--members {members} --epochs {epochs} --seed {seed}{' --compare-memory' if compare_memory else ''}")
+    summary = train_and_save(data_dir, out_dir, Path(work_dir) / f"train-seed{seed}-m{members}-e{epochs}",
+                             n_members=members, epochs=epochs, seed=seed, progress=not quiet,
+                             compare_memory=compare_memory, command=command)
     click.echo(json.dumps(summary["heldout"], indent=2))

@@ -1,23 +1,105 @@
-"""``multiscale potential``: the field-aware ML potential."""
+"""``multiscale potential``: label reference data, train and evaluate the field-aware ML potential."""
 from __future__ import annotations
+
+import json
 
 import click
 
-from ._common import not_built
+from ._common import quiet_option
+
+_DEFAULT_DB = "data/xtb_li_ec_graphene/labels.db"
+_DEFAULT_MODEL_DIR = "models/mlp_li_ec_graphene"
+
+
+def _floats(text: str) -> list[float]:
+    from ..errors import InputError
+
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"{text!r} must be a comma-separated list of numbers") from None
 
 
 @click.group("potential")
 def command() -> None:
-    """Train and evaluate the field-aware ML potential."""
+    """Label, train and evaluate the field-aware ML potential."""
+
+
+@command.command("label")
+@click.option("--db", "db_path", default=_DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False),
+              help="ASE SQLite database to (re)fill; existing tasks are skipped.")
+@click.option("--method", default="GFN1-xTB", show_default=True, type=click.Choice(["GFN1-xTB", "GFN2-xTB"]))
+@click.option("--fields", default="-0.1,-0.05,0,0.05,0.1", show_default=True, help="Training fields [V/Å].")
+@click.option("--heldout-fields", default="0.075", show_default=True, help="Held-out fields [V/Å].")
+@click.option("--temperatures", default="300,600", show_default=True, help="MD temperatures [K].")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Packing/MD seeds.")
+@click.option("--n-steps", default=80, show_default=True, type=int, help="Labelled MD steps per task.")
+@click.option("--timestep-fs", default=1.0, show_default=True, type=float)
+@click.option("--n-workers", default=1, show_default=True, type=int, help="Dask workers (0 = serial).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@click.option("--extxyz", default=None, type=click.Path(dir_okay=False), help="Also export all rows as extxyz.")
+@quiet_option
+def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps, timestep_fs, n_workers, scheduler,
+          extxyz, quiet) -> None:
+    """Label reference-MD configurations (xTB with an applied field) into an ASE database."""
+    from ..atomistic.labelling import export_extxyz, generate_reference_md
+
+    n = generate_reference_md(db_path, fields_V_per_A=_floats(fields), heldout_fields_V_per_A=_floats(heldout_fields),
+                              temperatures_K=_floats(temperatures), seeds=[int(s) for s in _floats(seeds)],
+                              n_steps=n_steps, timestep_fs=timestep_fs, method=method, n_workers=n_workers,
+                              scheduler=scheduler, progress=not quiet)
+    click.echo(f"wrote {n} labelled configurations to {db_path}")
+    if extxyz:
+        click.echo(f"exported {export_extxyz(db_path, extxyz)} frames to {extxyz}")
 
 
 @command.command("train")
-def train() -> None:
-    """Train the ML potential ensemble on labelled data."""
-    not_built("ML potential training", "issue: atomistic ML potential")
+@click.option("--db", "db_path", default=_DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default=_DEFAULT_MODEL_DIR, show_default=True, type=click.Path(file_okay=False))
+@click.option("--members", default=4, show_default=True, type=int)
+@click.option("--epochs", default=200, show_default=True, type=int)
+@click.option("--max-minutes", default=30.0, show_default=True, type=float)
+@click.option("--batch-size", default=8, show_default=True, type=int)
+@click.option("--learning-rate", default=3e-3, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int)
+@quiet_option
+def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed, quiet) -> None:
+    """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
+    import torch
+
+    from ..atomistic.labelling import load_dataset
+    from ..atomistic.training import TrainingSettings, save_ensemble, train_ensemble
+
+    torch.set_num_threads(1)
+    frames = load_dataset(db_path, split="train")
+    settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
+                                learning_rate=learning_rate, seed=seed)
+    ens, hist = train_ensemble(frames, settings, checkpoint_dir=out_dir, progress=not quiet)
+    fields = sorted({round(float(a.info["field_V_per_A"]), 4) for a in frames})
+    meta = dict(reference=str(frames[0].info.get("method", "GFN1-xTB")), dataset=str(db_path), n_configurations=len(frames),
+                trained_fields_V_per_A=fields, history=hist, partial=False,
+                command=f"multiscale potential train --db {db_path} --out {out_dir} --members {members} "
+                        f"--epochs {epochs} --max-minutes {max_minutes} --seed {seed}")
+    save_ensemble(ens, out_dir, meta=meta)
+    last = hist["val_force_rmse"][-1] if hist["val_force_rmse"] else None
+    click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
+               f"validation force RMSE per member {last} eV/Å; wrote {out_dir}")
 
 
 @command.command("evaluate")
-def evaluate() -> None:
-    """Evaluate the ML potential against its reference."""
-    not_built("ML potential evaluation", "issue: atomistic ML potential")
+@click.option("--db", "db_path", default=_DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--model", "model_name", default=None, help="Shipped model name (default mlp_li_ec_graphene).")
+@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False), help="JSON report to write.")
+@click.option("--rdf-steps", default=0, show_default=True, type=int,
+              help="ML-MD steps for the RDF comparison (0 skips it).")
+@click.option("--response/--no-response", default=False, help="Also compute E(F) against the reference (xTB calls).")
+@quiet_option
+def evaluate(db_path, model_name, out_file, rdf_steps, response, quiet) -> None:
+    """Validation protocol: errors per field (held-out included), RDF vs reference MD, field response."""
+    from ..atomistic.validation import run_protocol
+    from ..io import atomic_write_json
+
+    report = run_protocol(db_path, model_name, rdf_steps=rdf_steps, response=response, progress=not quiet)
+    if out_file:
+        atomic_write_json(out_file, report)
+    click.echo(json.dumps(report["errors_by_field"], indent=1))

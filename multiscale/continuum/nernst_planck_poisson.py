@@ -48,7 +48,6 @@ def _assemble(model, c, psi, c_old, dt, amounts):
         r[-1] -= a_r + b_r * c[k, -1]
         ic = k * n + idx
         diag = vol * inv_dt
-        diag = np.broadcast_to(diag, (n,)).copy()
         diag[:-1] += g * bp
         diag[1:] += g * bm
         diag[0] -= b_l
@@ -57,7 +56,7 @@ def _assemble(model, c, psi, c_old, dt, amounts):
         rows += [ic[:-1], ic[:-1], ic[1:], ic[1:]]
         cols += [ip[1:], ip[:-1], ip[1:], ip[:-1]]
         vals += [dj_dd * z, -dj_dd * z, -dj_dd * z, dj_dd * z]
-        # the c-derivatives of the faces are put on the diagonal/off-diagonals explicitly:
+        # c-derivatives: ∂J/∂c_i = g B(Δ), ∂J/∂c_{i+1} = −g B(−Δ) (and the storage term on the diagonal)
         rows += [ic, ic[:-1], ic[1:]]
         cols += [ic, ic[1:], ic[:-1]]
         vals += [diag, -g * bm, -g * bp]
@@ -126,7 +125,7 @@ def _newton(model, c, psi, c_old, dt, amounts):
                                    "conditions and that every species has a nonzero amount") from None
         dc = delta[:m * n].reshape(m, n)
         dpsi = delta[m * n:]
-        # damp steps that would drive concentrations far negative or ψ by more than 2 kT/e
+        # limit the potential update to 2 kT/e per iteration (exponential sensitivity of the SG fluxes)
         step = min(1.0, 2.0 / max(float(np.abs(dpsi).max()), 1e-300))
         c = c + step * dc
         psi = psi + step * dpsi

@@ -73,6 +73,8 @@ class Posterior:
         return delta_method(func, self._mean, self._cov, **kwargs)
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_mean"):
+            return f"{type(self).__name__}(not fitted)"
         names = self.names or tuple(f"θ{i}" for i in range(self.n_params))
         body = ", ".join(f"{n}={m:.4g}±{s:.2g}" for n, m, s in zip(names, self._mean, self.std))
         return f"{type(self).__name__}({body})"

@@ -7,8 +7,9 @@ from multiscale.errors import InputError
 
 
 def _grid_positions(rng, n_frames, n_atoms, box):
-    # positions on a 1/8 Å grid: MDAnalysis' single-precision distances are then exact
-    return (rng.integers(0, int(box * 8), size=(n_frames, n_atoms, 3)) / 8.0).astype(np.float32)
+    # positions on a 1/4 Å grid: MDAnalysis' single-precision distances are then exact, and the
+    # bin edges 0.03 + k·0.175 Å stay > 1e-5 Å away from every lattice distance (no ties)
+    return (rng.integers(0, int(box * 4), size=(n_frames, n_atoms, 3)) / 4.0).astype(np.float32)
 
 
 def _universe(pos, box):
@@ -27,10 +28,12 @@ def test_matches_mdanalysis_interrdf(rng):
     box = 16.0
     pos = _grid_positions(rng, 6, 300, box)
     u = _universe(pos, box)
-    ref_ab = InterRDF(u.atoms[:100], u.atoms[100:], nbins=40, range=(0.0, 7.0)).run()
-    ref_aa = InterRDF(u.atoms, u.atoms, nbins=40, range=(0.0, 7.0), exclusion_block=(1, 1)).run()
-    ab = RDF(np.arange(100), np.arange(100, 300), r_max_A=7.0, n_bins=40, chunk_size=4).run(pos.astype(float), cell=[box] * 3)
-    aa = RDF(None, None, r_max_A=7.0, n_bins=40).run(pos.astype(float), cell=[box] * 3)
+    ref_ab = InterRDF(u.atoms[:100], u.atoms[100:], nbins=40, range=(0.03, 7.03)).run()
+    ref_aa = InterRDF(u.atoms, u.atoms, nbins=40, range=(0.03, 7.03), exclusion_block=(1, 1)).run()
+    kw = dict(r_min_A=0.03, r_max_A=7.03, n_bins=40)
+    ab = RDF(np.arange(100), np.arange(100, 300), chunk_size=4, **kw).run(pos.astype(float), cell=[box] * 3)
+    aa = RDF(None, None, **kw).run(pos.astype(float), cell=[box] * 3)
+    assert ab.results["count"].sum() > 1e4
     assert np.allclose(ab.results["g(r)"], ref_ab.results.rdf, rtol=1e-6, atol=0)
     assert np.allclose(aa.results["g(r)"], ref_aa.results.rdf, rtol=1e-6, atol=0)
     assert np.allclose(ab.results["r"] * 1e10, ref_ab.results.bins)

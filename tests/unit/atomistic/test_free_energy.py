@@ -80,6 +80,10 @@ def test_mbar_harmonic_oscillators_match_analytic(rng):
     assert r.residual < 1e-6 and 0 < r.overlap <= 1
     d, e = r.between(1, 3)
     assert d == pytest.approx(exact[3] - exact[1], abs=4 * e)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert r.plot().get_ylabel() == "f_k − f_0 [kT]"
 
 
 def test_mbar_with_unsampled_state(rng):

@@ -162,3 +162,25 @@ def test_plot(tmp_path):
     model = NernstPlanck1D(x, [Species("a", 1, 1e-9)], potential_V=0.05 * x / L)
     ax = model.run({"a": 1.0}, 1e-8).plot()
     ax.figure.savefig(tmp_path / "np.png")
+
+
+@pytest.mark.parametrize("stern", [None, 0.2])
+def test_poisson_coupled_steady_state_matches_poisson_boltzmann(stern):
+    """The steady PNP double layer at a blocking electrode is the (Stern–)PB double layer."""
+    from multiscale.continuum import PoissonBoltzmann
+
+    c0 = 100.0
+    lam = debye_length_m(c0)
+    length = 40 * lam
+    x = _graded(401, length, 0.97)
+    v = 0.1
+    model = NernstPlanck1D(x, [Species("+", 1, 1e-9), Species("-", -1, 2e-9)], relative_permittivity=78.5,
+                           boundary_potential_V=(v, -v), stern_capacitance_F_m2=stern)
+    ss = model.steady_state({"+": c0, "-": c0})
+    mid = int(np.argmin(np.abs(x - length / 2)))
+    half = x <= length / 2
+    sigma = -faraday_C_mol * (ss["+"] - ss["-"])[half] @ model._vol[half]
+    pb = PoissonBoltzmann(ss["+"][mid], stern_capacitance_F_m2=stern)
+    ref = pb.solve(v - ss.potential_V[-1][mid]).surface_charge_C_m2
+    assert sigma == pytest.approx(ref, rel=2e-3)
+    assert ss["+"][mid] == pytest.approx(ss["-"][mid], rel=1e-6)          # electroneutral bulk

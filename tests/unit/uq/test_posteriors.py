@@ -101,8 +101,11 @@ def test_last_layer_laplace_is_bayesian_linear_regression(rng):
 def test_laplace_errors():
     net = _feature_net()
     post = LaplacePosterior(net)
+    assert repr(post) == "LaplacePosterior(not fitted)"
     with pytest.raises(NotFittedError):
         post.mean
+    with pytest.raises(NotFittedError):
+        post.predict(torch.zeros(2, 1, dtype=torch.float64))
     with pytest.raises(InputError, match="hessian"):
         LaplacePosterior(net, hessian="kfac").fit(torch.zeros(20, 1, dtype=torch.float64), np.zeros(20))
     with pytest.raises(InputError, match="no torch.nn.Linear"):

@@ -1,0 +1,122 @@
+"""ASE calculator for the field-aware ML ensemble, with domain checks and force uncertainty.
+
+Results (ASE units): ``energy`` [eV] (ensemble mean, including the field term −Fμ − ½αF²),
+``forces`` [eV/Å] (mean of the members' −∂E/∂r), ``charges`` [e] (per atom, exactly neutral),
+``dipole`` [e·Å] (0, 0, μ_z: the dipole normal to the electrode; in-plane components of a
+slab periodic in x, y are not defined and are reported as 0), ``force_uncertainty`` [eV/Å]
+(per-atom ensemble spread σ_F,i), ``energy_uncertainty`` [eV] and ``out_of_domain`` (bool).
+
+Field convention: ``field_V_per_A`` is a uniform field along +z in V/Å; the energy follows
+E(F) = E(0) − μF − ½αF² (−∂E/∂F = μ_z).
+
+Bad input raises :class:`multiscale.errors.OutOfDomainError` (a subclass of ``InputError``):
+an element the model was not trained on, two atoms closer than the shortest distance seen in
+training (× 0.85), a field outside the trained range (± ``field_tolerance_V_per_A``), or a cell
+that is not periodic in x and y (the model was trained on in-plane periodic slabs).
+"""
+from __future__ import annotations
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+from ..errors import InputError, OutOfDomainError, check_range
+from .ensemble import PotentialEnsemble
+from .graph import build_graph, collate
+
+DEFAULT_MODEL = "mlp_li_ec_graphene"
+
+
+class MLPotential(Calculator):
+    """ASE calculator around a :class:`PotentialEnsemble`.
+
+    Parameters (``calc.set(...)`` works for all): ``field_V_per_A`` (float, along +z),
+    ``field_tolerance_V_per_A`` (extrapolation allowed beyond the trained field range, default
+    0.02), ``require_periodic_xy`` (default True), ``check_distances`` (default True).
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "charges", "dipole"]
+    default_parameters = dict(field_V_per_A=0.0, field_tolerance_V_per_A=0.02, require_periodic_xy=True,
+                              check_distances=True)
+
+    def __init__(self, ensemble: PotentialEnsemble, *, reference: str = "GFN1-xTB", name: str | None = None,
+                 info: dict | None = None, **kwargs):
+        self.ensemble = ensemble.eval()
+        self.reference = reference
+        self.model_name = name or "mlp"
+        self.info = info or {}
+        super().__init__(**kwargs)
+        check_range("field_V_per_A", self.parameters.field_V_per_A)
+        m = ensemble.members[0]
+        self.elements = m.elements
+        self.field_range_V_per_A = tuple(float(x) for x in m.field_range)
+        self.min_distance_A = float(m.min_distance)
+
+    def set(self, **kwargs):
+        if "field_V_per_A" in kwargs:
+            check_range("field_V_per_A", kwargs["field_V_per_A"])
+        changed = super().set(**kwargs)
+        if changed:
+            self.reset()  # results depend on every parameter (field, checks)
+        return changed
+
+    def check_field(self, field_V_per_A: float) -> None:
+        lo, hi = self.field_range_V_per_A
+        tol = float(self.parameters.field_tolerance_V_per_A)
+        if not lo - tol <= field_V_per_A <= hi + tol:
+            raise OutOfDomainError(
+                f"field_V_per_A = {field_V_per_A} is outside the trained range [{lo}, {hi}] V/Å "
+                f"(± {tol} tolerance); the model would extrapolate"
+            )
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        a = self.atoms
+        field = float(self.parameters.field_V_per_A)
+        self.check_field(field)
+        if self.parameters.require_periodic_xy and not (a.pbc[0] and a.pbc[1]):
+            raise OutOfDomainError(
+                f"atoms.pbc = {a.pbc.tolist()}: the model was trained on slabs periodic in x and y; "
+                "set atoms.pbc = [True, True, True] with a vacuum gap along z, or require_periodic_xy=False"
+            )
+        d = self.ensemble.descriptor.settings
+        g = build_graph(a, self.elements, d.cutoff_A, d.angular_cutoff_A, field_V_per_A=field)
+        if self.parameters.check_distances and g.min_distance_A < self.min_distance_A:
+            raise OutOfDomainError(
+                f"two atoms are {g.min_distance_A:.3f} Å apart, closer than the physical minimum "
+                f"{self.min_distance_A:.3f} Å seen in training"
+            )
+        batch = collate([g], requires_grad=False)
+        res = self.ensemble(batch)
+        e = float(res["energy"][0])
+        self.results["energy"] = e
+        self.results["free_energy"] = e
+        self.results["forces"] = res["forces"].detach().numpy().copy()
+        self.results["charges"] = res["charges"].numpy().copy()
+        self.results["dipole"] = np.array([0.0, 0.0, float(res["dipole_z"][0])])
+        self.results["force_uncertainty"] = res["force_uncertainty"].numpy().copy()
+        self.results["energy_uncertainty"] = float(res["energy_std"][0])
+        self.results["polarizability_zz"] = float(res["polarizability_zz"][0])
+
+
+def load_potential(name: str | None = None, *, field_V_per_A: float = 0.0, **kwargs) -> MLPotential:
+    """The shipped ML ensemble ``models/<name>/`` (default ``mlp_li_ec_graphene``) as an ASE calculator.
+
+    Weights are read with ``torch.load(weights_only=True)``; ``calc.reference`` names the
+    reference method the ensemble was trained on (e.g. "GFN1-xTB").
+    """
+    from ..resources import model_path
+    from .training import load_ensemble
+
+    name = name or DEFAULT_MODEL
+    if not isinstance(name, str) or "/" in name or name.startswith("."):
+        raise InputError(f"name = {name!r} must be the folder name of a shipped model, e.g. {DEFAULT_MODEL!r}")
+    ens, info = load_ensemble(model_path(name))
+    meta = info.get("meta", {})
+    return MLPotential(ens, reference=meta.get("reference", "GFN1-xTB"), name=name, info=meta,
+                       field_V_per_A=field_V_per_A, **kwargs)
+
+
+def ensemble_to_calculator(ensemble: PotentialEnsemble, **kwargs) -> MLPotential:
+    """Wrap an in-memory ensemble (fresh from training) as a calculator."""
+    return MLPotential(ensemble, **kwargs)
+

@@ -1,0 +1,90 @@
+"""ASE calculator: results, bad input → OutOfDomainError, shipped ensemble loads and knows its domain."""
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+
+from multiscale.atomistic import MLPotential, default_system, load_potential
+from multiscale.atomistic.ensemble import PotentialEnsemble
+from multiscale.atomistic.model import FieldAwarePotential, NetworkSettings
+from multiscale.errors import DataFileError, InputError, OutOfDomainError
+
+
+@pytest.fixture(scope="module")
+def calc():
+    torch.manual_seed(0)
+    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,))) for _ in range(4)]
+    for m in members:
+        m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
+        m.min_distance.fill_(0.7)
+    return MLPotential(PotentialEnsemble(members))
+
+
+def test_results_and_units(calc):
+    a = default_system(0)
+    a.calc = calc
+    f = a.get_forces()
+    assert f.shape == (60, 3) and np.isfinite(f).all()
+    r = calc.results
+    assert r["force_uncertainty"].shape == (60,) and (r["force_uncertainty"] >= 0).all()
+    assert r["charges"].shape == (60,) and abs(r["charges"].sum()) < 1e-10
+    assert r["dipole"].shape == (3,)
+    assert calc.reference == "GFN1-xTB"
+
+
+def test_bad_inputs(calc):
+    a = default_system(0)
+    bad = a.copy()
+    bad.numbers[0] = 26  # Fe is not in the training set
+    bad.calc = calc
+    with pytest.raises(OutOfDomainError, match="Fe"):
+        bad.get_potential_energy()
+    close = a.copy()
+    close.positions[1] = close.positions[0] + [0.3, 0, 0]
+    close.calc = calc
+    with pytest.raises(OutOfDomainError, match="closer than"):
+        close.get_potential_energy()
+    calc.set(field_V_per_A=0.5)
+    a.calc = calc
+    with pytest.raises(OutOfDomainError, match="field_V_per_A"):
+        a.get_potential_energy()
+    calc.set(field_V_per_A=0.0)
+    mol = a.copy()
+    mol.pbc = False
+    mol.calc = calc
+    with pytest.raises(OutOfDomainError, match="periodic"):
+        mol.get_potential_energy()
+    with pytest.raises(InputError, match="field_V_per_A"):
+        calc.set(field_V_per_A=float("nan"))
+
+
+def test_load_potential_errors():
+    with pytest.raises(InputError, match="name"):
+        load_potential("../etc")
+    with pytest.raises(DataFileError):
+        load_potential("no_such_model")
+
+
+def test_shipped_ensemble_spread_grows_off_data():
+    """σ_F on reference-like configurations is smaller than on strongly distorted ones."""
+    calc = load_potential()
+    assert calc.reference in ("GFN1-xTB", "GFN2-xTB")
+    assert len(calc.ensemble.members) >= 4
+    from multiscale.atomistic.labelling import load_dataset
+    from multiscale.resources import data_path
+
+    frames = load_dataset(data_path("xtb_li_ec_graphene", "labels.db"), split="heldout")[:3]
+    near, far = [], []
+    for a in frames:
+        a = a.copy()
+        calc.set(field_V_per_A=float(a.info["field_V_per_A"]))
+        a.calc = calc
+        a.get_forces()
+        near.append(calc.results["force_uncertainty"].mean())
+        b = a.copy()
+        b.rattle(0.15, seed=1)
+        b.positions[:, :2] *= 1.0  # keep the cell; distort bonds only
+        b.calc = calc
+        b.get_forces()
+        far.append(calc.results["force_uncertainty"].mean())
+    assert np.mean(far) > 1.5 * np.mean(near)

