@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from ..errors import NotBuiltError
+from ..errors import DataFileError, NotBuiltError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def run_cell(parameter_values, *, duration_s: float, initial_soc: float, tempera
         out["hybrid"] = df["Voltage [V]"].to_numpy()
         if "Voltage spread [V]" in df:
             out["hybrid_spread"] = df["Voltage spread [V]"].to_numpy()
-    except (ImportError, NotBuiltError) as exc:
+    except (ImportError, NotBuiltError, DataFileError) as exc:
         log.warning("hybrid SPMe not available: %s", exc)
     return out
 

@@ -48,6 +48,8 @@ def render_report(summary: dict, out_dir: Path) -> str:
         stage_rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(res['status'])}</td>"
                           f"<td>{_fmt(wall) if wall is not None else ''}</td>"
                           f"<td class='small'>{html.escape(res.get('note', ''))}</td></tr>")
+    for name, why in summary.get("failed", {}).items():
+        stage_rows.append(f"<tr class='nb'><td>{html.escape(name)}</td><td>failed</td><td></td><td>{html.escape(why)}</td></tr>")
     for name, why in summary.get("not_built", {}).items():
         stage_rows.append(f"<tr class='nb'><td>{html.escape(name)}</td><td>not built</td><td></td><td>{html.escape(why)}</td></tr>")
     return f"""<!DOCTYPE html>

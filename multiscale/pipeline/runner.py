@@ -58,6 +58,7 @@ class PipelineResult:
     finished: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     not_built: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
     results: dict[str, dict] = field(default_factory=dict)
 
     @property
@@ -112,6 +113,9 @@ def run_pipeline(config_path=None, *, out_dir, scheduler: str | None = None, qui
             log_path = out_dir / "stages" / f"{stage.name}.error.log"
             atomic_write_text(log_path, traceback.format_exc())
             what = str(exc) if isinstance(exc, MultiscaleError) else f"{type(exc).__name__}: {exc}"
+            result.failed = {stage.name: what}
+            result.results = ctx.results
+            _write_outputs(ctx, result)
             raise StageError(f"stage {stage.name!r} failed: {what} (details in {log_path}; finished stages are "
                              f"kept and a rerun resumes after them)") from exc
         out = dict(out)
@@ -139,6 +143,7 @@ def _write_outputs(ctx: StageContext, result: PipelineResult) -> None:
             for name, res in ctx.results.items()
         },
         "not_built": result.not_built,
+        "failed": result.failed,
     }
     atomic_write_json(ctx.out_dir / "summary.json", summary)
     atomic_write_text(ctx.out_dir / "report.html", render_report(summary, ctx.out_dir))
