@@ -6,7 +6,8 @@ the truth. Target: coverage 93–97 % for each wired quantity. Also checks delta
 Carlo (equal for linear maps, within 5 % for a mildly non-linear one: the Stern/PB capacitance)
 and times the delta method against Monte Carlo (10 000 draws) on the same quantity.
 
-    python benchmarks/bench_uq_coverage.py --json [--quick]
+    python benchmarks/bench_uq_coverage.py --json [--quick]   (full run ~4-6 min on one core, most of it
+    in the 400 self-consistent adsorption-model experiments; --quick uses a quarter of the repeats)
 """
 from __future__ import annotations
 

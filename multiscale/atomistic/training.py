@@ -34,7 +34,7 @@ class TrainingSettings:
     epochs: int = 200
     batch_size: int = 8
     learning_rate: float = 3e-3
-    weight_energy: float = 1.0
+    weight_energy: float = 100.0
     weight_force: float = 1.0
     weight_charge: float = 10.0
     validation_fraction: float = 0.1
@@ -193,7 +193,7 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         history["val_force_rmse"].append(np.sqrt(vf).tolist())
         history["val_energy_rmse_per_atom"].append(np.sqrt(ve).tolist())
         bar.set_postfix(val_F=f"{np.sqrt(vf).mean():.3f}", val_E=f"{np.sqrt(ve).mean() * 1e3:.2f}meV")
-        if checkpoint_dir is not None and epoch % 10 == 0:
+        if checkpoint_dir is not None and epoch % 5 == 0:
             save_ensemble(PotentialEnsemble(members), checkpoint_dir, meta=dict(epoch=epoch, partial=True,
                                                                                 history=history))
     for k, m in enumerate(members):

@@ -96,10 +96,16 @@ class FusedCorrector:
                 blocks[m * W.shape[1]:(m + 1) * W.shape[1], m * W.shape[2]:(m + 1) * W.shape[2]] = W[m]
             self.deep.append((blocks, np.concatenate(list(b), axis=0)))
         self.scale = corrector.output_scale_V
+        # fold the output scale into the last layer
+        W, b = self.deep[-1]
+        self.deep[-1] = (W * self.scale, b * self.scale)
+        W, b = self.deep_members[-1]
+        self.deep_members[-1] = (W * np.float32(self.scale), b * np.float32(self.scale))
         self.k = k
         self._avg_k = np.full(k, 1.0 / k)
         self._var_k = np.full(k, 1.0 / max(k - 1, 1))
         self._a_cache: dict = {}
+        self._a2_cache: dict = {}
         self.fused = True
         rng = np.random.default_rng(seed)
         Y = np.column_stack([rng.uniform(-5, 15, 4), rng.uniform(3.0, 4.2, 4)] + [rng.uniform(0.05, 0.95, 4)] * 4
@@ -124,6 +130,17 @@ class FusedCorrector:
 
     def update_memory(self, c_rate, dt, memory):
         """m ← a m + (1 − a) [c, |c|] per time constant (``ResidualCorrector.update_memory``)."""
+        if np.ndim(dt) == 0:
+            hit = self._a2_cache.get(dt)
+            if hit is None:
+                a = self.memory_factor(dt)
+                z = np.zeros_like(a)
+                hit = (np.concatenate([a, a]), np.concatenate([1.0 - a, z]), np.concatenate([z, 1.0 - a]))
+                if len(self._a2_cache) > 512:
+                    self._a2_cache.clear()
+                self._a2_cache[float(dt)] = hit
+            a2, bc, babs = hit
+            return a2 * memory + c_rate[:, None] * bc + np.abs(c_rate)[:, None] * babs
         a = self.memory_factor(dt)
         nt = self.tau.size
         new = np.empty_like(memory)
@@ -147,13 +164,13 @@ class FusedCorrector:
                 h = np.matmul(h, W) + b
                 if j < len(self.deep_members) - 1:
                     h = np.tanh(h)
-            return h[:, :, 0].T.astype(float) * self.scale
+            return h[:, :, 0].T.astype(float)
         h = np.tanh(Y @ self.Wy + memory @ self.Wm + self.b0)
         for j, (W, b) in enumerate(self.deep):
             h = h @ W + b
             if j < len(self.deep) - 1:
                 h = np.tanh(h)
-        return h * self.scale
+        return h
 
     def step(self, Y, dt, memory):
         if not self.fused:
@@ -191,6 +208,8 @@ class Estimator:
         Prior standard deviation of SOC for the filter (default 0.2).
     voltage_noise_V : float
         Voltage sensor noise standard deviation used by the filter (default 2 mV).
+    current_offset_std_A : float
+        Prior standard deviation of the current-sensor offset the filter estimates [A].
     parameter_values : pybamm.ParameterValues, optional
         Only with ``hybrid_model=None``.
     """

@@ -170,15 +170,18 @@ class SPMeOperators:
             self._div_X[:, self._sl_e] = self._div_modal
         tb = self.tables
         neg, pos = tb.negative, tb.positive
-        # one interpolation for both electrodes: positive stoichiometry offset by 2
+        # one interpolation for U_n, U_p, 1/g_n, 1/g_p: segments of one table offset by 0, 2, 4, 6
         g = neg.ocp_V.x_grid
-        self._U_grid = np.concatenate([g, g + 2.0])
-        self._U_vals = np.concatenate([neg.ocp_V(g), pos.ocp_V(g)])
         sg = np.linspace(0.0, 1.0, 4001)
-        self._g_grid = np.concatenate([sg, sg + 2.0])
-        gv = np.concatenate([neg.j0_cs(sg * neg.c_max_mol_m3), pos.j0_cs(sg * pos.c_max_mol_m3)])
-        self._g_vals = np.maximum(gv, 1e-9 * gv.max())   # j0 → 0 at sto 0, 1: keep η finite
-        self._offset2 = np.array([0.0, 2.0])
+        gv_n, gv_p = neg.j0_cs(sg * neg.c_max_mol_m3), pos.j0_cs(sg * pos.c_max_mol_m3)
+        floor = 1e-9 * max(gv_n.max(), gv_p.max())            # j0 → 0 at sto 0, 1: keep η finite
+        self._tab_x = np.concatenate([g, g + 2.0, sg + 4.0, sg + 6.0])
+        self._tab_y = np.concatenate([neg.ocp_V(g), pos.ocp_V(g), 1.0 / np.maximum(gv_n, floor),
+                                      1.0 / np.maximum(gv_p, floor)])
+        self._tab_T = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
+        self._tab_off = np.array([0.0, 2.0, 4.0, 6.0])
+        self._ocv_w = np.array([-1.0, 1.0, 0.0, 0.0])
+        self._zero2, self._one2 = np.zeros(2), np.ones(2)
         self._fpc2 = np.array(self._flux_per_current)
         fn, fp = self._inv_f
         self._same_f = fn.x_grid.shape == fp.x_grid.shape and np.array_equal(fn.x_grid, fp.x_grid) and np.allclose(fn.y_grid, fp.y_grid, rtol=1e-12, atol=0)

@@ -1,0 +1,140 @@
+"""Field-aware ML potential vs its GFN1-xTB reference: accuracy, speed, NVE drift, Li–O structure.
+
+Measured in one run, on this machine:
+
+* accuracy on held-out data: energy RMSE [meV/atom] and force RMSE [meV/Å] on the held-out
+  field (0.075 V/Å, a field never trained on, from its own MD trajectory) and on the training
+  fields' validation configurations;
+* speed: the whole ensemble (4 members, forces + σ_F + charges, neighbour list included) on the
+  300-atom MD cell → atom-steps/s; the per-force-call ratio xTB/ML, both timed here on the same
+  60-atom training cell (a 300-atom xTB call costs minutes on this machine);
+* NVE drift at a 0.5 fs step on the 60-atom cell (linear fit of E_tot/atom vs time);
+* Li–O(carbonyl) first RDF peak and coordination number from ML Langevin MD vs the reference
+  xTB MD frames stored with the labels (F = 0, 300 K).
+
+    python benchmarks/bench_potential.py --json [--nve-steps 400] [--rdf-steps 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+TARGETS = dict(heldout_force_rmse_meV_per_A=50.0, heldout_energy_rmse_meV_per_atom=2.0,
+               atom_steps_per_s=10_000.0, speedup_vs_xtb=100.0, nve_drift_meV_per_atom_per_ps=1.0,
+               li_o_peak_shift_A=0.03, li_o_cn_diff=0.3)
+
+
+def _time_calls(fn, n):
+    fn()  # warm-up
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser()
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--nve-steps", type=int, default=400)
+    p.add_argument("--rdf-steps", type=int, default=1000)
+    p.add_argument("--speed-calls", type=int, default=5)
+    args = p.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    from multiscale.atomistic import default_system, load_potential, reference_calculator
+    from multiscale.atomistic.labelling import load_dataset
+    from multiscale.atomistic.md import run_md
+    from multiscale.atomistic.validation import errors_by_field, reference_md_frames, structure_comparison
+    from multiscale.resources import data_path
+
+    db = data_path("xtb_li_ec_graphene", "labels.db")
+    calc = load_potential()
+    out: dict = dict(reference=calc.reference, n_members=len(calc.ensemble.members))
+
+    # accuracy
+    held = load_dataset(db, split="heldout")
+    he = errors_by_field(calc.ensemble, held)
+    f_held = max(he)  # the held-out field
+    out["heldout_field_V_per_A"] = f_held
+    out["heldout_force_rmse_meV_per_A"] = he[f_held]["force_meV_per_A"]
+    out["heldout_energy_rmse_meV_per_atom"] = he[f_held]["energy_meV_per_atom"]
+    val_ids = set(calc.info.get("history", {}).get("validation_config_ids", []))
+    if val_ids:
+        val = [a for a in load_dataset(db, split="train") if a.info.get("config_id") in val_ids]
+        out["validation_errors_by_field"] = {str(k): v for k, v in errors_by_field(calc.ensemble, val).items()}
+
+    # speed: ML ensemble on 300 atoms, and ML vs xTB on the same 60-atom cell
+    big = default_system(0, size="md")
+    big.calc = calc
+
+    def ml_big():
+        big.positions[0, 0] += 1e-6  # force a fresh calculation
+        big.get_forces()
+
+    t_big = _time_calls(ml_big, args.speed_calls)
+    out["ml_seconds_per_call_300_atoms"] = t_big
+    out["atom_steps_per_s"] = len(big) / t_big
+    small = held[0].copy()
+    small.calc = calc
+    calc.set(field_V_per_A=0.0)
+
+    def ml_small():
+        small.positions[0, 0] += 1e-6
+        small.get_forces()
+
+    t_ml = _time_calls(ml_small, args.speed_calls)
+    ref_atoms = held[0].copy()
+    ref_atoms.calc = reference_calculator(calc.reference, field_V_per_A=0.0)
+    t0 = time.perf_counter()
+    ref_atoms.get_forces()
+    t_xtb = time.perf_counter() - t0
+    out.update(ml_seconds_per_call_60_atoms=t_ml, xtb_seconds_per_call_60_atoms=t_xtb, speedup_vs_xtb=t_xtb / t_ml)
+
+    # NVE drift at 0.5 fs
+    nve = held[0].copy()
+    nve.calc = None
+    calc.set(field_V_per_A=0.0)
+    res = run_md(nve, calc, n_steps=args.nve_steps, timestep_fs=0.5, initial_temperature_K=300, seed=0,
+                 on_untrusted="flag")
+    out["nve_drift_meV_per_atom_per_ps"] = abs(res.drift_meV_per_atom_per_ps())
+    out["nve_simulated_ps"] = float(res.time_fs[-1] / 1000)
+    out["nve_untrusted_frames"] = res.n_untrusted
+
+    # structure: Li–O carbonyl RDF vs reference xTB MD
+    ref = reference_md_frames(db, field_V_per_A=0.0, temperature_K=300.0)
+    st = structure_comparison(calc, ref, n_steps=args.rdf_steps, timestep_fs=0.5, temperature_K=300.0)
+    out["structure"] = st
+    out["li_o_peak_shift_A"] = st["Li_O_carbonyl"]["peak_shift_A"]
+    out["li_o_cn_diff"] = st["Li_O_carbonyl"]["cn_diff"]
+
+    passed = {
+        "heldout_force_rmse_meV_per_A": out["heldout_force_rmse_meV_per_A"] <= TARGETS["heldout_force_rmse_meV_per_A"],
+        "heldout_energy_rmse_meV_per_atom":
+            out["heldout_energy_rmse_meV_per_atom"] <= TARGETS["heldout_energy_rmse_meV_per_atom"],
+        "atom_steps_per_s": out["atom_steps_per_s"] >= TARGETS["atom_steps_per_s"],
+        "speedup_vs_xtb": out["speedup_vs_xtb"] >= TARGETS["speedup_vs_xtb"],
+        "nve_drift_meV_per_atom_per_ps": out["nve_drift_meV_per_atom_per_ps"] <= TARGETS["nve_drift_meV_per_atom_per_ps"],
+        "li_o_peak_shift_A": out["li_o_peak_shift_A"] <= TARGETS["li_o_peak_shift_A"],
+        "li_o_cn_diff": out["li_o_cn_diff"] <= TARGETS["li_o_cn_diff"],
+    }
+    out["targets"] = TARGETS
+    out["pass"] = passed
+    out["all_pass"] = all(passed.values())
+    return out
+
+
+if __name__ == "__main__":
+    result = main()
+    if "--json" not in sys.argv:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    print(json.dumps(result, default=float))
