@@ -9,6 +9,8 @@ layer average of D(z).
 Targets: D∥ and D⊥ within 3 % in the bulk-like layers (those where D(z) is within 1 % of
 D_b, 9–21 Å); near the walls within the estimator's own error bars (|est − true| ≤ 3σ).
 Speed: the estimator's wall time relative to generating the trajectory (same run).
+Known miss: the two layers touching the walls are biased (D∥ low, D⊥ high; see the
+limitations in :mod:`multiscale.analysis.diffusion`), so the wall targets fail there.
 
     python benchmarks/bench_diffusion_profile.py --json [--atoms 3000] [--frames 6000]
 """

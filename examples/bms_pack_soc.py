@@ -78,6 +78,7 @@ for c in range(n_cells):
     ax2.plot(t_min, soc_est[:, c], "--", color=colors[c], lw=1.0)
     ax2.fill_between(t_min, soc_est[:, c] - 2 * soc_std[:, c], soc_est[:, c] + 2 * soc_std[:, c],
                      color=colors[c], alpha=0.15)
+ax2.set_ylim(0.45, soc_true.max() + 0.05)   # the EKF starts every cell at 0.5 (σ = 0.25)
 ax2.set_xlabel("Time [min]")
 ax2.set_ylabel("SOC (solid: truth, dashed: EKF ±2σ)")
 fig.tight_layout()

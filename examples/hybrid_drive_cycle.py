@@ -44,11 +44,17 @@ print(f"SPMe   vs DFN: RMSE {1e3 * np.sqrt(np.mean(err_s**2)):.2f} mV, max {1e3 
 print(f"hybrid vs DFN: RMSE {1e3 * np.sqrt(np.mean(err_h**2)):.2f} mV, max {1e3 * np.abs(err_h).max():.2f} mV")
 print(f"wall time: hybrid {t_hybrid:.2f} s, DFN {t_dfn:.2f} s")
 
-fig, (ax1, ax2) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
+fig, (ax1, ax2, ax3) = plt.subplots(3, 1, sharex=True, figsize=(7, 8))
 profile.plot(ax=ax1)
 plot_result(df, ax=ax2)
 ax2.plot(df["Time [s]"][:n] / 60.0, dfn["Voltage [V]"][:n], ":k", label="DFN (reference)")
 ax2.legend()
+t_min = df["Time [s]"].to_numpy()[:n] / 60.0
+ax3.plot(t_min, 1e3 * err_s, "--", label="SPMe − DFN")
+ax3.plot(t_min, 1e3 * err_h, label="hybrid − DFN")
+ax3.set_xlabel("Time [min]")
+ax3.set_ylabel("Error [mV]")
+ax3.legend()
 fig.tight_layout()
 fig.savefig(out_dir / "hybrid_drive_cycle.png", dpi=120)
 print(f"figure written to {out_dir / 'hybrid_drive_cycle.png'}")

@@ -28,7 +28,7 @@ print(f"E = {atoms.get_potential_energy():.3f} eV, sum of charges = {calc.result
 li = int(np.nonzero(atoms.numbers == 3)[0][0])
 print(f"Li charge {calc.results['charges'][li]:+.3f} e")
 
-res = run_md(atoms, n_steps=40, timestep_fs=0.5, ensemble="langevin", temperature_K=300.0,
+res = run_md(atoms, n_steps=20, timestep_fs=0.5, ensemble="langevin", temperature_K=300.0,
              initial_temperature_K=300.0, interval=5, trust_eV_per_A=0.5, on_untrusted="flag",
              trajectory=out / "ml_md.traj", seed=0)
 print(f"{len(res.time_fs)} frames to {res.trajectory}; max sigma_F per frame: "

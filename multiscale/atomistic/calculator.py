@@ -21,7 +21,7 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from ..errors import InputError, OutOfDomainError, check_range
 from .ensemble import PotentialEnsemble
-from .graph import build_graph, collate
+from .graph import GraphBuilder, collate
 
 DEFAULT_MODEL = "mlp_li_ec_graphene"
 
@@ -50,6 +50,8 @@ class MLPotential(Calculator):
         self.elements = m.elements
         self.field_range_V_per_A = tuple(float(x) for x in m.field_range)
         self.min_distance_A = float(m.min_distance)
+        d = ensemble.descriptor.settings
+        self._graphs = GraphBuilder(self.elements, d.cutoff_A, d.angular_cutoff_A)
 
     def set(self, **kwargs):
         if "field_V_per_A" in kwargs:
@@ -78,8 +80,7 @@ class MLPotential(Calculator):
                 f"atoms.pbc = {a.pbc.tolist()}: the model was trained on slabs periodic in x and y; "
                 "set atoms.pbc = [True, True, True] with a vacuum gap along z, or require_periodic_xy=False"
             )
-        d = self.ensemble.descriptor.settings
-        g = build_graph(a, self.elements, d.cutoff_A, d.angular_cutoff_A, field_V_per_A=field)
+        g = self._graphs(a, field_V_per_A=field)
         if self.parameters.check_distances and g.min_distance_A < self.min_distance_A:
             raise OutOfDomainError(
                 f"two atoms are {g.min_distance_A:.3f} Å apart, closer than the physical minimum "

@@ -195,17 +195,17 @@ class SymmetryFunctions(nn.Module):
         n = jac["n_atoms"]
         k = self.settings.n_radial
         vr = dE_dG[:, :, : self.n_radial_features].reshape(m, n * self.n_elements, k)
-        c = (vr[:, jac["rad_row"], :] * jac["rad_dg"]).sum(-1)  # (M, P)
-        gv = c[:, :, None] * jac["unit"]  # dE/dv_p, (M, P, 3)
+        c = torch.einsum("mpk,pk->mp", vr[:, jac["rad_row"], :], jac["rad_dg"].to(dE_dG.dtype))  # (M, P)
+        gv = c[:, :, None] * jac["unit"].to(dE_dG.dtype)  # dE/dv_p, (M, P, 3)
         if jac.get("ang_row") is not None:
+            if "c_all" not in jac:  # (T, A, 3): [∂/∂cosθ, ∂/∂r_ij, ∂/∂r_ik], fused once per geometry
+                jac["c_all"] = torch.stack([jac["c_cos"], jac["c_rij"], jac["c_rik"]], -1)
             va = dE_dG[:, :, self.n_radial_features:].reshape(m, n * self.n_pairs, -1)
             w = va[:, jac["ang_row"], :]  # (M, T, A)
-            a_cos = (w * jac["c_cos"]).sum(-1)
-            a_ij = (w * jac["c_rij"]).sum(-1)
-            a_ik = (w * jac["c_rik"]).sum(-1)
-            uu = jac["unit"]
-            g_ij = a_cos[:, :, None] * jac["dcos_ij"] + a_ij[:, :, None] * uu[jac["tri_j"]]
-            g_ik = a_cos[:, :, None] * jac["dcos_ik"] + a_ik[:, :, None] * uu[jac["tri_k"]]
+            coef = torch.einsum("mta,tac->mtc", w, jac["c_all"].to(dE_dG.dtype))  # (M, T, 3)
+            uu = jac["unit"].to(dE_dG.dtype)
+            g_ij = coef[:, :, 0:1] * jac["dcos_ij"].to(dE_dG.dtype) + coef[:, :, 1:2] * uu[jac["tri_j"]]
+            g_ik = coef[:, :, 0:1] * jac["dcos_ik"].to(dE_dG.dtype) + coef[:, :, 2:3] * uu[jac["tri_k"]]
             gv = gv.index_add(1, jac["tri_j"], g_ij).index_add(1, jac["tri_k"], g_ik)
         grad = torch.zeros(m, n, 3, dtype=dE_dG.dtype)
         gv = gv.to(dE_dG.dtype)

@@ -10,7 +10,7 @@ State per cell x = [s, b, m₁ … m_M]: SOC s, the offset b [A] of the current 
 (the SPMe's particle and electrolyte shape modes are driven by the known current and are not
 filter states; the SOC enters the SPMe as a shift of both particles' mean stoichiometry).
 Measurement: V = V_SPMe(s, I) + ΔV̂(states, m), linearised by finite differences
-(H = ∂V/∂x, one extra SPMe output evaluation for s and b, one batched corrector readout for m).
+(H = ∂V/∂x: one extra SPMe output evaluation each for s and b, one batched corrector readout for m).
 Update with the Joseph form P ← (I − KH)P(I − KH)ᵀ + K R Kᵀ, R = σ_V² + σ_model² + spread²
 (the ensemble spread of the corrector inflates R where the model is less sure).
 
@@ -80,7 +80,7 @@ class SocKalmanFilter:
         """F = diag(f) + u e_bᵀ (offset column) and diagonal Q, per cell: (f, u, q) each (n, d)."""
         est = self.est
         n, d = self.P.shape[0], self.P.shape[1]
-        dtv = dt if np.ndim(dt) == 0 else np.asarray(dt)
+        dtv = dt if not isinstance(dt, np.ndarray) else np.asarray(dt)
         cap = est.spme.capacity_Ah
         f = np.ones((n, d))
         u = np.zeros((n, d))
@@ -98,7 +98,7 @@ class SocKalmanFilter:
             f[:, 2 + nt:] = a
             u[:, 2:2 + nt] = -(1.0 - a) / qn
             u[:, 2 + nt:] = -(1.0 - a) * sgn / qn
-            q[:, 2:] = self.q_m * (dtv if np.ndim(dtv) == 0 else dtv[:, None])
+            q[:, 2:] = self.q_m * (dtv if not isinstance(dtv, np.ndarray) else dtv[:, None])
         return f, u, q
 
     def _propagate(self, P, f, u, q):
@@ -119,7 +119,7 @@ class SocKalmanFilter:
         uncertainty only matters once voltages arrive, when :meth:`step` propagates all of P).
         """
         P = self.P
-        dtv = dt if np.ndim(dt) == 0 else np.asarray(dt)
+        dtv = dt if not isinstance(dt, np.ndarray) else np.asarray(dt)
         cap = self.est.spme.capacity_Ah
         u0 = dtv / (3600.0 * cap)
         p11 = P[:, 1, 1]

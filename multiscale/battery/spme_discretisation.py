@@ -163,11 +163,6 @@ class SPMeOperators:
         self._X_surf = np.zeros((self._n_state, 2))      # X @ this → surface stoichiometries
         self._X_surf[0, 0] = self._X_surf[1, 1] = 1.0
         self._X_surf[2:2 + ms] = self._S
-        self._X_c = np.zeros((self._n_state, self._lam_e.size))   # X @ this → c_e at the nodes
-        self._X_c[self._sl_e] = self._Ve_T
-        if self._nonlinear:
-            self._div_X = np.zeros((self._n_face, self._n_state))
-            self._div_X[:, self._sl_e] = self._div_modal
         tb = self.tables
         neg, pos = tb.negative, tb.positive
         # one interpolation for U_n, U_p, 1/g_n, 1/g_p: segments of one table offset by 0, 2, 4, 6

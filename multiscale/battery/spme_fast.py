@@ -126,6 +126,10 @@ class FastSPMe(SPMeOperators):
         self.capacity_scale = self._per_cell("capacity_scale", capacity_scale)
         self.resistance_scale = self._per_cell("resistance_scale", resistance_scale)
         self.area_m2 = tb.electrode_area_m2 * self.capacity_scale
+        el = tb.negative
+        x0, x100, _, _ = tb.stoichiometry_limits
+        self._capacity_Ah = ((x100 - x0) * el.c_max_mol_m3 * el.active_fraction * el.thickness_m * self.area_m2
+                             * tb.faraday_C_mol / 3600.0)
         self._macinnes_floor = check_range("macinnes_floor", macinnes_floor, low=0.0, high=1.0)
         self._build_particles(int(n_particle))
         self._build_electrolyte(int(n_electrolyte), exchange_floor_mol_m3)
@@ -151,7 +155,7 @@ class FastSPMe(SPMeOperators):
         X[:, 0], X[:, 1] = x0 + soc * (x100 - x0), y0 - soc * (y0 - y100)
         X[:, self._sl_e] = np.full(3 * self._n_e, self.tables.c_e_init_mol_m3) @ self._Vinv_e_T
         self._X = X
-        self._c = X @ self._X_c
+        self._c = X[:, self._sl_e] @ self._Ve_T
         self._i_prev = None
         self._last_V = None
 
@@ -170,10 +174,7 @@ class FastSPMe(SPMeOperators):
     @property
     def capacity_Ah(self) -> np.ndarray:
         """Capacity between SOC 0 and 1 per cell [A h]: (x₁₀₀ − x₀) c_max ε_s L A F / 3600."""
-        el = self.tables.negative
-        x0, x100, _, _ = self.tables.stoichiometry_limits
-        return ((x100 - x0) * el.c_max_mol_m3 * el.active_fraction * el.thickness_m * self.area_m2
-                * self.tables.faraday_C_mol / 3600.0)
+        return self._capacity_Ah
 
     def shift_soc(self, delta_soc):
         """Move both particles' average stoichiometry by ``delta_soc`` (lithium-conserving)."""
@@ -193,12 +194,12 @@ class FastSPMe(SPMeOperators):
 
     # ------------------------------------------------------------------ stepping
     def _propagators(self, dt):
-        hit = self._cache.get(dt) if np.ndim(dt) == 0 else None
+        hit = self._cache.get(dt) if not isinstance(dt, np.ndarray) else None
         if hit is None:
-            d = np.asarray(dt, dtype=float)[..., None] if np.ndim(dt) else float(dt)
+            d = np.asarray(dt, dtype=float)[..., None] if isinstance(dt, np.ndarray) else float(dt)
             e, p1, p2 = _phi(self._lam, d)
-            hit = (e, p1 * self._b, p2 * self._b, (p1 - p2) * self._b, p1)   # N(c) is 0 outside c_e
-            if np.ndim(dt) == 0:
+            hit = (e, p1 * self._b, p2 * self._b, (p1 - p2) * self._b, p1[..., self._sl_e])
+            if not isinstance(dt, np.ndarray):
                 if len(self._cache) > 512:
                     self._cache.clear()
                 self._cache[float(dt)] = hit
@@ -214,7 +215,7 @@ class FastSPMe(SPMeOperators):
         """
         i = current_A / self.area_m2
         i0 = i if (self._i_prev is None or self.current_hold == "zero") else self._i_prev
-        dmax = dt_s if np.ndim(dt_s) == 0 else float(np.max(dt_s))
+        dmax = dt_s if not isinstance(dt_s, np.ndarray) else float(np.max(dt_s))
         if not self._nonlinear or dmax <= NONLINEAR_STEP_S:
             self._substep(i0, i, dt_s)
         else:
@@ -226,7 +227,7 @@ class FastSPMe(SPMeOperators):
         return i
 
     def _substep(self, i0, i, dt_s):
-        e, q1, q2, q12, p1n = self._propagators(dt_s)
+        e, q1, q2, q12, p1e = self._propagators(dt_s)
         if i0 is i:
             X = e * self._X + q1 * i[:, None]
         else:
@@ -234,9 +235,10 @@ class FastSPMe(SPMeOperators):
         if self._nonlinear:
             cw = self._c @ self._W_face
             nf = self._n_face
-            X += p1n * (((self._De(cw[:, :nf]) - self._De_ref) * cw[:, nf:]) @ self._div_X)
+            ze = X[:, self._sl_e]
+            ze += p1e * (((self._De(cw[:, :nf]) - self._De_ref) * cw[:, nf:]) @ self._div_modal)
         self._X = X
-        self._c = X @ self._X_c
+        self._c = X[:, self._sl_e] @ self._Ve_T
 
     def outputs(self, current_A, *, delta_soc=None) -> dict:
         """SPMe quantities (PyBaMM names, see ``features.SPME_STATE_VARIABLES``) per cell.

@@ -19,6 +19,7 @@ Modelling (PyBaMM)", J. Open Res. Softw. 9 (2021) 14; Chen et al., J. Electroche
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,6 +189,7 @@ def build_tables(parameter_values=None, temperature_K: float = 298.15) -> SPMeTa
     lower clipping tolerances apply); stoichiometry functions on [0, 1]. Results are cached
     per (parameter values, temperature) within the process (the tables are immutable).
     """
+    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
     import pybamm
 
     T = check_range("temperature_K", temperature_K, low=200.0, high=400.0)

@@ -71,9 +71,10 @@ def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_r
     from ..atomistic.training import TrainingSettings, save_ensemble, train_ensemble
 
     torch.set_num_threads(1)
-    frames = load_dataset(db_path, split="train")
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
                                 learning_rate=learning_rate, seed=seed)
+    settings.validate()
+    frames = load_dataset(db_path, split="train")
     ens, hist = train_ensemble(frames, settings, checkpoint_dir=out_dir, progress=not quiet)
     fields = sorted({round(float(a.info["field_V_per_A"]), 4) for a in frames})
     meta = dict(reference=str(frames[0].info.get("method", "GFN1-xTB")), dataset=str(db_path), n_configurations=len(frames),

@@ -66,3 +66,32 @@ def test_errors():
         c.step_numpy(np.zeros((1, 14)), -1.0, c.init_memory(1))
     with pytest.raises(InputError, match="time_constants_s"):
         ResidualCorrector(time_constants_s=(0.0, 1.0))
+
+
+def _synthetic_cases(rng, n_cases=6, n=80):
+    """Cases whose residual is a known function of the SPMe states: ΔV = 8 mV·tanh(c) + 2 mV·x_s,n."""
+    cases = []
+    for k in range(n_cases):
+        t = np.arange(n) * 10.0
+        cur = rng.uniform(-5, 15) * np.ones(n)
+        states = np.column_stack([cur, 3.7 + 0.01 * rng.normal(size=n)] + [rng.uniform(0.2, 0.8, n) for _ in range(4)]
+                                 + [0.01 * rng.normal(size=n) for _ in range(4)])
+        dv = 0.008 * np.tanh(cur / 5.0) + 0.002 * states[:, 2]
+        cases.append({"case_id": f"c{k}", "family": "synthetic", "split": "train" if k < 4 else "heldout",
+                      "temperature_K": 298.15, "initial_soc": 0.5, "time_s": t, "current_A": cur,
+                      "spme_states": states, "dfn_voltage_V": states[:, 1] + dv})
+    return cases
+
+
+def test_training_learns_a_known_residual_and_resumes(tmp_path, rng):
+    from multiscale.battery.training import evaluate, summarise, train_corrector
+
+    cases = _synthetic_cases(rng)
+    corr = train_corrector(cases, 5.0, tmp_path, n_members=2, hidden=(8,), epochs=40, batch_size=64, progress=False)
+    rows = evaluate(corr, [c for c in cases if c["split"] == "heldout"], 5.0)
+    fam = summarise(rows)["families"]["synthetic"]
+    assert fam["hybrid_rmse_mV"] < 0.5 * fam["spme_rmse_mV"]
+    again = train_corrector(cases, 5.0, tmp_path, n_members=2, hidden=(8,), epochs=40, batch_size=64, progress=False)
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(corr.weights_, again.weights_))  # loaded, not retrained
+    with pytest.raises(InputError, match="other settings"):
+        train_corrector(cases, 5.0, tmp_path, n_members=2, hidden=(8,), epochs=41, batch_size=64, progress=False)

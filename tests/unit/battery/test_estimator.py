@@ -118,3 +118,19 @@ def test_leaving_the_domain_is_flagged_never_nan(hybrid):
     assert np.isfinite(v)
     assert st.status[0] & STATUS_SOC
     assert st.out_of_envelope[0]   # 4C and SOC < 0 are outside the training envelope
+
+
+def test_shipped_model_streaming_equals_simulate():
+    """The issue's 0.5 mV target on the shipped corrector (skipped if it is not shipped)."""
+    from multiscale.errors import DataFileError
+
+    try:
+        model = HybridSPMe.load()
+    except DataFileError:
+        pytest.skip("no shipped hybrid model in models/")
+    t, i = _profile(8, 300)
+    df = model.simulate(t, i, ambient_temperature_K=288.15, initial_soc=0.7)
+    est = model.estimator(1, initial_soc=0.7, ambient_temperature_K=288.15, initial_current_A=i[0])
+    assert est.corrector.fused
+    v = np.array([est.step(i[k], 1.0) for k in range(1, df.shape[0])])
+    assert np.max(np.abs(v - df["Voltage [V]"].to_numpy()[1:])) < 0.5e-3
