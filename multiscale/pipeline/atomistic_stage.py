@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from ..errors import DataFileError, NotBuiltError
+from ..errors import DataFileError, InputError, NotBuiltError
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,6 @@ def _traj_name(field_V_per_A: float) -> str:
 
 def run_md(ctx) -> dict:
     """Live Langevin ML-MD of the default interface at each configured field (ensemble σ_F recorded)."""
-    from ase.optimize import FIRE
-
     from ..atomistic import default_system
     from ..atomistic.md import run_md as md
 
@@ -42,12 +40,18 @@ def run_md(ctx) -> dict:
         atoms = default_system(seed=ctx.config["run"]["seed"] + k, size="train" if fast else "md")
         calc.set(field_V_per_A=field)
         atoms.calc = calc
-        # A random packing has close contacts: relax them before dynamics.
-        FIRE(atoms, logfile=None).run(fmax=1.0, steps=30 if fast else 100)
-        res = md(atoms, calc, n_steps=n_steps, timestep_fs=cfg["timestep_fs"], ensemble="langevin",
-                 temperature_K=cfg["temperature_K"], initial_temperature_K=cfg["temperature_K"], interval=2,
-                 on_untrusted="flag", trajectory=md_dir / _traj_name(field), seed=ctx.config["run"]["seed"] + k,
-                 progress=not ctx.quiet)
+        try:
+            res = md(atoms, calc, n_steps=n_steps, timestep_fs=cfg["timestep_fs"], ensemble="langevin",
+                     temperature_K=cfg["temperature_K"], initial_temperature_K=cfg["temperature_K"], interval=2,
+                     on_untrusted="flag", trajectory=md_dir / _traj_name(field),
+                     seed=ctx.config["run"]["seed"] + k, progress=not ctx.quiet)
+        except InputError as exc:
+            # The potential refused a configuration (out of its training domain): keep the frames
+            # written so far and say so, rather than analysing a trajectory it cannot describe.
+            log.warning("ML-MD at F = %+.3f V/Å stopped: %s", field, exc)
+            runs[f"{field:+.3f}"] = {"trajectory": str((md_dir / _traj_name(field)).relative_to(ctx.out_dir)),
+                                     "stopped": f"out of the potential's domain: {exc}"}
+            continue
         runs[f"{field:+.3f}"] = {
             "trajectory": str((md_dir / _traj_name(field)).relative_to(ctx.out_dir)),
             "n_atoms": res.n_atoms, "n_frames": int(len(res.time_fs)), "n_untrusted_frames": res.n_untrusted,
@@ -77,13 +81,19 @@ def run_analysis(ctx) -> dict:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for label, run in md["runs"].items():
+    usable = {label: run for label, run in md["runs"].items()
+              if (ctx.out_dir / run["trajectory"]).is_file() and len(ase.io.read(ctx.out_dir / run["trajectory"], index=":")) >= 8}
+    if not usable:
+        raise NotBuiltError("no ML-MD trajectory long enough to analyse (see the md stage's notes)")
+    for label, run in usable.items():
         path = ctx.out_dir / run["trajectory"]
         frames = ase.io.read(path, index=":")
-        rdf = RDF("Li", "O", r_max_A=6.0, n_bins=120).run(frames).results
+        # In-plane periodic film with vacuum along z: minimum image only in x, y.
+        r_max = min(6.0, 0.49 * min(frames[0].cell.lengths()[:2]))
+        rdf = RDF("Li", "O", r_max_A=r_max, n_bins=int(r_max / 0.05), pbc=(True, True, False)).run(frames).results
         m = shell_metrics(rdf)
         structure[label] = {k: float(v) for k, v in m.items() if np.isscalar(v)}
-        ax.plot(rdf["r"], rdf["rdf"], label=f"F = {label} V/Å")
+        ax.plot(rdf["r"], rdf["g(r)"], label=f"F = {label} V/Å")
     ax.set_xlabel("r [Å]")
     ax.set_ylabel("g_Li–O(r)")
     ax.legend()
@@ -91,8 +101,8 @@ def run_analysis(ctx) -> dict:
     fig.savefig(ctx.figures_dir / "rdf_li_o.png", dpi=110)
     plt.close(fig)
 
-    zero = min(md["runs"], key=lambda s: abs(float(s)))
-    frames = ase.io.read(ctx.out_dir / md["runs"][zero]["trajectory"], index=":")
+    zero = min(usable, key=lambda s: abs(float(s)))
+    frames = ase.io.read(ctx.out_dir / usable[zero]["trajectory"], index=":")
     z_top = max(a.positions[:, 2].max() for a in frames)
     z_sheet = float(np.mean([a.positions[a.get_tags() == 0, 2].mean() for a in frames]))
     edges = np.linspace(z_sheet + 1.0, z_top + 0.5, 9)
@@ -108,6 +118,14 @@ def run_analysis(ctx) -> dict:
         z_m = rho["z"]
         d_z = np.interp(z_m, dfz["z [m]"].to_numpy()[ok], dfz["D_parallel [m2.s-1]"].to_numpy()[ok])
         profile = {"z_m": z_m.tolist(), "diffusivity_m2_s": d_z.tolist(), "potential_V": rho["potential"].tolist()}
+    for label, m in structure.items():
+        if m.get("shell_found"):
+            params[f"Li–O first-shell radius (F = {label} V/Å)"] = {
+                "value": m["first_peak_r_A"], "unit": "Å",
+                "provenance": "live: ML-MD RDF first peak (short trajectory: no interval)"}
+            params[f"Li–O coordination number (F = {label} V/Å)"] = {
+                "value": m["coordination_number"], "unit": "1",
+                "provenance": "live: ML-MD RDF integrated to the first minimum"}
     params["Potential drop across the interface (zero field)"] = {
         "value": float(rho.meta["potential_drop_V"]), "unit": "V",
         "provenance": "live: ML charges → ρ(z) → Poisson (vacuum permittivity, field boundary), short ML-MD"}
@@ -116,6 +134,19 @@ def run_analysis(ctx) -> dict:
 
 
 def run_reactions(ctx) -> dict:
-    if "md" not in ctx.results:
-        raise NotBuiltError("the reactions stage needs the ML potential, which is not available")
-    raise NotBuiltError("a charge-transfer reaction path for the default interface is not built yet")
+    """α for the export. A charge-transfer path (NEB of Li⁺ desolvation/insertion at several
+    electrode potentials, ``multiscale.atomistic.neb.barriers_vs_potential`` →
+    ``multiscale.kinetics.fit_transfer_coefficient``) is not defined for the default interface yet,
+    so the stage takes the base set's α and says so; it never invents a number."""
+    import pybamm
+
+    base = ctx.config["cell"]["parameter_set"]
+    pv = pybamm.ParameterValues(base)
+    out = {"source": f"base set {base}", "parameters": {}, "note": (
+        "fallback: no charge-transfer NEB path for the default interface yet; α from the base set")}
+    for side in ("Negative", "Positive"):
+        name = f"{side} electrode charge transfer coefficient"
+        out["parameters"][f"{side} charge-transfer coefficient α"] = {
+            "value": float(pv[name]), "unit": "1",
+            "provenance": f"base set {base} (reactions layer for the default interface not built)"}
+    return out

@@ -107,12 +107,7 @@ def stage_export(ctx: StageContext) -> dict:
     export = export_parameters(derived, base_set=base)
     write_bpx(export, ctx.out_dir / "parameters.bpx.json", title="multiscale run")
     write_parameter_set_module(export, ctx.out_dir / "multiscale_parameters.py", name="multiscale_parameters")
-    params = {}
-    if "Negative electrode charge transfer coefficient" not in export.replaced:
-        params["Charge-transfer coefficient"] = _param(
-            export.parameter_values["Negative electrode charge transfer coefficient"], "1", None,
-            f"base set {base} (the reactions stage did not provide α)")
-    return {"base_set": base, "replaced": export.replaced, "parameters": params,
+    return {"base_set": base, "replaced": export.replaced,
             "bpx_file": "parameters.bpx.json", "parameter_set_module": "multiscale_parameters.py"}
 
 
