@@ -23,7 +23,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from ..errors import DataFileError, InputError, check_range
+from ..errors import DataFileError, check_range
 from ..parallel import parallel_map
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ with the state dict.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -143,9 +143,10 @@ class SymmetryFunctions(nn.Module):
         fc = cutoff_function(r, s.cutoff_A)
         dfc = torch.where(r < s.cutoff_A, -0.5 * torch.pi / s.cutoff_A * torch.sin(torch.pi * r / s.cutoff_A),
                           torch.zeros_like(r))
-        gauss = torch.exp(-self.radial_eta * (r[:, None] - self.radial_mu) ** 2)
+        mu_r = self.radial_mu.to(vectors.dtype)
+        gauss = torch.exp(-self.radial_eta * (r[:, None] - mu_r) ** 2)
         g = gauss * fc[:, None]
-        dg = gauss * (-2 * self.radial_eta * (r[:, None] - self.radial_mu)) * fc[:, None] + gauss * dfc[:, None]
+        dg = gauss * (-2 * self.radial_eta * (r[:, None] - mu_r)) * fc[:, None] + gauss * dfc[:, None]
         rad_row = i * self.n_elements + species[j]
         rad = torch.zeros(n_atoms * self.n_elements, s.n_radial, dtype=vectors.dtype)
         rad = rad.index_add(0, rad_row, g).view(n_atoms, self.n_radial_features)
@@ -172,8 +173,9 @@ class SymmetryFunctions(nn.Module):
         shape = torch.stack(shapes, 1)[:, :, None]
         dshape = torch.stack(dshapes, 1)[:, :, None]
         rho = 0.5 * (rij + rik)[:, None]
-        radial = torch.exp(-self.ang_eta * (rho - self.ang_mu) ** 2)[:, None, :]
-        dradial = (radial * (-2 * self.ang_eta * (rho - self.ang_mu))[:, None, :])
+        mu_a = self.ang_mu.to(vectors.dtype)
+        radial = torch.exp(-self.ang_eta * (rho - mu_a) ** 2)[:, None, :]
+        dradial = (radial * (-2 * self.ang_eta * (rho - mu_a))[:, None, :])
         ff = (fij * fik)[:, None, None]
         n_t = len(tri_i)
         terms = (shape * radial * ff).reshape(n_t, -1)
@@ -252,13 +254,15 @@ class FieldAwarePotential(nn.Module):
 
     def atomic_outputs(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """(N, 4): ε_i [eV], q̃_i (charge) [e], p̃_i (effective charge) [e], χ̃_i [e/(V/Å)], raw."""
-        x = (features - self.feature_mean) / self.feature_std
-        out = torch.zeros(len(species), 4, dtype=features.dtype, device=features.device)
+        net_dtype = self.nets[0][0].weight.dtype  # float32 nets run in float32 (speed), energies stay float64
+        x = ((features - self.feature_mean) / self.feature_std).to(net_dtype)
+        out = torch.zeros(len(species), 4, dtype=net_dtype, device=features.device)
         for k, net in enumerate(self.nets):
             mask = species == k
             if bool(mask.any()):
                 idx = torch.nonzero(mask).squeeze(1)
                 out = out.index_copy(0, idx, net(x[idx]))
+        out = out.to(self.energy_scale.dtype)
         eps = out[:, 0] * self.energy_scale + self.energy_shift[species]
         return torch.stack([eps, out[:, 1], out[:, 2], 0.1 * out[:, 3]], 1)
 

@@ -41,19 +41,9 @@ def _new_electric_field_fixed(ctx, mol, calc, efield):
     return library.lib.tblite_new_electric_field(ptr)
 
 
-def _tblite_class():
-    from tblite.ase import TBLite
-
-    return TBLite
-
-
-class FieldTBLite:  # replaced below by a real subclass once tblite is importable
-    pass
-
-
 def _make_field_class():
-    TBLite = _tblite_class()
     from tblite import ase as tb_ase
+    from tblite.ase import TBLite
 
     class _FieldTBLite(TBLite):
         """tblite ASE calculator whose ``electric_field`` (V/Å, 3-vector) works.
@@ -89,7 +79,8 @@ _FIELD_CLASS = None
 
 
 def field_tblite_class():
-    """The :class:`tblite.ase.TBLite` subclass with the electric-field fix (built lazily)."""
+    """The :class:`tblite.ase.TBLite` subclass with the electric-field fix (built lazily, so that
+    importing this module does not load the tblite shared library)."""
     global _FIELD_CLASS
     if _FIELD_CLASS is None:
         _FIELD_CLASS = _make_field_class()

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import DataFileError, InputError
+from ..errors import DataFileError
 from ..io import atomic_path, atomic_write_json
 from .features import SPME_STATE_VARIABLES
 from .protocols import FAMILIES, make_profile

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..errors import InputError, check_range
+from ..errors import check_range
 
 #: Temperatures the guarded SPMe with Chen2020 is used at all (beyond: an InputError).
 HARD_TEMPERATURE_RANGE_K = (243.15, 333.15)

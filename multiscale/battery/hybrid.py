@@ -14,16 +14,15 @@ initial stoichiometries from ``initial_soc`` (PyBaMM ``set_initial_state``), iso
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataFileError, InputError
+from ..errors import DataFileError
 from ..io import atomic_write_json
 from .corrector import ResidualCorrector
 from .envelope import Envelope, check_operating_point
-from .features import SPME_STATE_VARIABLES, build_features
+from .features import build_features
 from .protocols import validate_profile
 
 DEFAULT_MODEL = "hybrid_chen2020"

@@ -15,8 +15,8 @@ and the SPMe voltage collapses to the cut-off within seconds while the DFN runs 
 
 Guard. (1) The MacInnes-function argument is floored at ``MACINNES_FLOOR`` (c_e/c̄_e ≥ 0.05, so
 |η_c| ≤ ~0.16 V at 298 K); (2) the c_e entering both exchange currents is replaced by the smooth
-floor c_f·ln(1 + exp(c_e/c_f)) with c_f = ``EXCHANGE_FLOOR_FRACTION``·c_e0 (= c_e to within
-c_f·e^{−c_e/c_f}, i.e. < 1e-6 relative for c_e > 0.8 c_e0 ... exact in the normal range);
+floor c_f·ln(1 + exp(c_e/c_f)) with c_f = ``EXCHANGE_FLOOR_FRACTION``·c_e0 = 20 mol/m³ for
+Chen2020 (equal to c_e within c_f·e^{−c_e/c_f}: below 1e-6 mol/m³ once c_e > 0.4 c_e0);
 (3) the SPMe's own voltage events are widened to [``GUARD_VOLTAGE_LOW``, ``GUARD_VOLTAGE_HIGH``] so
 that the *hybrid* voltage (SPMe + learned correction), not the bare SPMe, decides when the cell
 reaches its cut-off. Away from depletion the guarded SPMe equals PyBaMM's SPMe (tested); in the

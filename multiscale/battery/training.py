@@ -169,7 +169,7 @@ def write_metrics(path, summary: dict) -> None:
     log.info("metrics: %s", json.dumps(summary))
 
 
-def train_and_save(data_dir, out_dir, work_dir, *, n_members: int = 5, hidden=(64, 64), epochs: int = 60,
+def train_and_save(data_dir, out_dir, work_dir, *, n_members: int = 5, hidden=(64, 64), epochs: int = 150,
                    seed: int = 0, progress: bool = True, compare_memory: bool = False,
                    command: str = "multiscale hybrid train") -> dict:
     """Load a packed dataset, train the ensemble, evaluate held-out cases, save the model.

@@ -104,7 +104,7 @@ def generate_data(data_dir, work_dir, n_train, n_heldout, n_workers, scheduler, 
               show_default=True)
 @click.option("--generate-data", "gen", is_flag=True, help="Generate (or resume) the dataset first.")
 @click.option("--members", type=int, default=5, show_default=True)
-@click.option("--epochs", type=int, default=60, show_default=True)
+@click.option("--epochs", type=int, default=150, show_default=True)
 @click.option("--compare-memory", is_flag=True, help="Also train no-memory and GRU variants for the card.")
 @quiet_option
 def train(data_dir, work_dir, n_train, n_heldout, n_workers, scheduler, seed, out_dir, gen, members, epochs,

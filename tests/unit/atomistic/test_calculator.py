@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from ase import Atoms
 
 from multiscale.atomistic import MLPotential, default_system, load_potential
 from multiscale.atomistic.ensemble import PotentialEnsemble

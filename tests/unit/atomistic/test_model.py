@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from ase import Atoms
 
 from multiscale.atomistic import default_system
 from multiscale.atomistic.calculator import MLPotential

@@ -1,5 +1,4 @@
 """tblite reference with the electric-field fix: sign convention and Stark form on a tiny molecule."""
-import numpy as np
 import pytest
 from ase.build import molecule
 

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pybamm
-import pytest
 
 from multiscale.battery import datagen
 from multiscale.battery.datagen import (

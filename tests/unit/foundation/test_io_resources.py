@@ -54,3 +54,10 @@ def test_missing_artefact_message():
 def test_unknown_kind():
     with pytest.raises(DataFileError, match="kind"):
         resources.shipped_dir("weights")
+
+
+def test_atomic_write_gets_normal_permissions(tmp_path):
+    path = atomic_write_json(tmp_path / "p.json", {"a": 1})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)
