@@ -123,6 +123,8 @@ class SPMeOperators:
             W[k, k], W[k + 1, k] = 1.0 - beta, beta          # c at faces (distance-weighted)
             W[k, 3 * n - 1 + k], W[k + 1, 3 * n - 1 + k] = -g_tor, g_tor
             self._W_face = W
+            self._beta_face = np.ascontiguousarray(beta)     # the same two maps by slicing
+            self._g_face = np.ascontiguousarray(g_tor)
             D = np.zeros((3 * n - 1, 3 * n))
             D[k, k], D[k, k + 1] = 1.0, -1.0
             self._div_modal = (D / measure[None, :]) @ self._Vinv_e_T
@@ -147,7 +149,8 @@ class SPMeOperators:
             grid = el.j0_ce.x_grid
             if exchange_floor is not None:
                 cf = check_range("exchange_floor_mol_m3", exchange_floor, low=0.0, low_inclusive=False)
-                grid = np.concatenate([np.linspace(-20 * cf, 0.0, 400, endpoint=False), grid])
+                h = grid[1] - grid[0]      # extend the uniform grid below 0 with the same step
+                grid = np.concatenate([grid[0] - h * np.arange(int(np.ceil(20 * cf / h)), 0, -1), grid])
                 vals = el.j0_ce(cf * np.logaddexp(0.0, grid / cf))
             else:
                 vals = el.j0_ce(grid)

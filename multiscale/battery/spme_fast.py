@@ -228,16 +228,25 @@ class FastSPMe(SPMeOperators):
 
     def _substep(self, i0, i, dt_s):
         e, q1, q2, q12, p1e = self._propagators(dt_s)
+        X = self._X
+        X *= e                                   # in place: no per-step allocation of X
         if i0 is i:
-            X = e * self._X + q1 * i[:, None]
+            X += q1 * i[:, None] if self.n_cells > 1 else q1 * float(i[0])
         else:
-            X = e * self._X + q12 * i0[:, None] + q2 * i[:, None]
+            X += q12 * i0[:, None]
+            X += q2 * i[:, None]
         if self._nonlinear:
-            cw = self._c @ self._W_face
-            nf = self._n_face
+            c = self._c
+            b = self._beta_face
+            cf = c[:, 1:] * b                    # face concentration (1 − β) c_k + β c_{k+1}
+            cf += c[:, :-1] * (1.0 - b)
+            grad = c[:, 1:] - c[:, :-1]
+            grad *= self._g_face                 # h ∇c at the faces
+            d = self._De(cf)
+            d -= self._De_ref
+            d *= grad
             ze = X[:, self._sl_e]
-            ze += p1e * (((self._De(cw[:, :nf]) - self._De_ref) * cw[:, nf:]) @ self._div_modal)
-        self._X = X
+            ze += p1e * (d @ self._div_modal)
         self._c = X[:, self._sl_e] @ self._Ve_T
 
     def outputs(self, current_A, *, delta_soc=None) -> dict:
