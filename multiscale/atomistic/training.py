@@ -118,8 +118,17 @@ def fit_normalisation(model: FieldAwarePotential, batches, atoms_list) -> None:
 
 
 def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, checkpoint_dir=None,
-                   progress: bool = True) -> tuple[PotentialEnsemble, dict]:
+                   progress: bool = True, resume: bool = False) -> tuple[PotentialEnsemble, dict]:
     """Train ``settings.n_members`` members on labelled Atoms (with ``info['field_V_per_A']``).
+
+    ``resume=True`` continues from the ensemble in ``checkpoint_dir`` (a partial checkpoint or a
+    finished model with the same architecture and member count): member parameters,
+    normalisation buffers and history are taken from it and the epoch count goes on from its last
+    epoch (``settings.epochs`` is the total). The split and bootstrap weights are the same as in
+    the first run (same seed); the Adam moments and learning-rate schedule start afresh, because
+    checkpoints hold parameters only, so resume with a learning rate near the one the first run
+    had reached (``history['learning_rate']``): a fresh Adam at the initial rate first undoes
+    much of the converged fit. ``max_minutes`` limits this call's wall time.
 
     Returns the ensemble (best validation state per member) and a history dict.
     """
@@ -143,8 +152,13 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
 
     train_batches = make_batches(np.sort(train_idx))
     val_batches = make_batches(np.sort(val_idx))
-    for m in members:
-        fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx])
+    history: dict = dict(epoch=[], train_loss=[], val_loss=[], val_force_rmse=[], val_energy_rmse_per_atom=[])
+    start_epoch, minutes_before = 0, 0.0
+    if resume:
+        members, history, start_epoch, minutes_before = _resume_state(checkpoint_dir, members, s)
+    else:
+        for m in members:
+            fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx])
     buffers64 = {n: b.clone() for n, b in members[0].named_buffers()}
     for m in members:
         m.float()  # train in float32 (speed); converted back to float64 at the end
@@ -156,9 +170,9 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     best = [np.inf] * s.n_members
     best_state = [None] * s.n_members
     since = [0] * s.n_members
-    history: dict = dict(epoch=[], train_loss=[], val_loss=[], val_force_rmse=[], val_energy_rmse_per_atom=[])
     t0 = time.time()
-    bar = tqdm(range(s.epochs), disable=not progress, desc="training", leave=False)
+    bar = tqdm(range(start_epoch, s.epochs), disable=not progress, desc="training", leave=False,
+               initial=start_epoch, total=s.epochs)
     for epoch in bar:
         active = [k for k in range(s.n_members) if since[k] <= s.patience]
         if not active or (time.time() - t0) / 60 > s.max_minutes:
@@ -192,21 +206,46 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         history["val_loss"].append(vl.tolist())
         history["val_force_rmse"].append(np.sqrt(vf).tolist())
         history["val_energy_rmse_per_atom"].append(np.sqrt(ve).tolist())
+        history.setdefault("learning_rate", []).append([o.param_groups[0]["lr"] for o in opts])
         bar.set_postfix(val_F=f"{np.sqrt(vf).mean():.3f}", val_E=f"{np.sqrt(ve).mean() * 1e3:.2f}meV")
         if checkpoint_dir is not None and epoch % 5 == 0:
-            save_ensemble(PotentialEnsemble(members), checkpoint_dir, meta=dict(epoch=epoch, partial=True,
-                                                                                history=history))
+            save_ensemble(PotentialEnsemble(members), checkpoint_dir,
+                          meta=dict(epoch=epoch, partial=True, history=history,
+                                    minutes=minutes_before + (time.time() - t0) / 60))
     for k, m in enumerate(members):
         if best_state[k] is not None:
             m.load_state_dict(best_state[k])
         m.double()
         for n, b in m.named_buffers():  # exact float64 constants (normalisation, ranges)
             b.copy_(buffers64[n])
-    history.update(n_train=int(len(train_idx)), n_validation=int(n_val), minutes=(time.time() - t0) / 60,
+    history.update(n_train=int(len(train_idx)), n_validation=int(n_val),
+                   minutes=minutes_before + (time.time() - t0) / 60, resumed_from_epoch=start_epoch or None,
                    validation_config_ids=[str(atoms_list[k].info.get("config_id", k)) for k in np.sort(val_idx)],
                    best_validation_loss=[float(b) for b in best],
                    settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict()))
     return PotentialEnsemble(members), history
+
+
+def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings):
+    """Members (float64, with their buffers), history, next epoch and minutes spent, from a checkpoint."""
+    if checkpoint_dir is None:
+        raise InputError("resume=True needs checkpoint_dir (the folder of the ensemble to continue)")
+    ens, info = load_ensemble(checkpoint_dir)
+    if len(ens.members) != s.n_members:
+        raise InputError(f"n_members = {s.n_members} does not match the {len(ens.members)} members "
+                         f"of the checkpoint in {checkpoint_dir}")
+    if ens.members[0].config() != fresh_members[0].config():
+        raise InputError(f"the checkpoint in {checkpoint_dir} has another architecture "
+                         f"({ens.members[0].config()}); resume needs the same descriptor and network")
+    meta = info.get("meta", {})
+    keys = ("epoch", "train_loss", "val_loss", "val_force_rmse", "val_energy_rmse_per_atom")
+    history = {k: list(meta.get("history", {}).get(k, [])) for k in keys}
+    start = int(history["epoch"][-1]) + 1 if history["epoch"] else int(meta.get("epoch", -1)) + 1
+    if start >= s.epochs:
+        raise InputError(f"epochs = {s.epochs} is not beyond the checkpoint's {start} epochs: nothing to resume")
+    minutes = float(meta.get("minutes", meta.get("history", {}).get("minutes", 0.0)) or 0.0)
+    members = [m.train() for m in ens.members]
+    return members, history, start, minutes
 
 
 def save_ensemble(ens: PotentialEnsemble, directory, *, meta: dict | None = None) -> Path:

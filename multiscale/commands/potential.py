@@ -62,8 +62,9 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--batch-size", default=8, show_default=True, type=int)
 @click.option("--learning-rate", default=3e-3, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
-def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed, quiet) -> None:
+def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed, resume, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -75,16 +76,32 @@ def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_r
                                 learning_rate=learning_rate, seed=seed)
     settings.validate()
     frames = load_dataset(db_path, split="train")
-    ens, hist = train_ensemble(frames, settings, checkpoint_dir=out_dir, progress=not quiet)
+    previous = _previous_commands(out_dir) if resume else []
+    ens, hist = train_ensemble(frames, settings, checkpoint_dir=out_dir, progress=not quiet, resume=resume)
     fields = sorted({round(float(a.info["field_V_per_A"]), 4) for a in frames})
     meta = dict(reference=str(frames[0].info.get("method", "GFN1-xTB")), dataset=str(db_path), n_configurations=len(frames),
                 trained_fields_V_per_A=fields, history=hist, partial=False,
                 command=f"multiscale potential train --db {db_path} --out {out_dir} --members {members} "
-                        f"--epochs {epochs} --max-minutes {max_minutes} --seed {seed}")
+                        f"--epochs {epochs} --max-minutes {max_minutes} --seed {seed}" + (" --resume" if resume else ""))
+    meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)
     last = hist["val_force_rmse"][-1] if hist["val_force_rmse"] else None
     click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
                f"validation force RMSE per member {last} eV/Å; wrote {out_dir}")
+
+
+def _previous_commands(out_dir) -> list[str]:
+    """The training commands recorded in an existing ensemble.json (a partial checkpoint has none)."""
+    import json
+    from pathlib import Path
+
+    f = Path(out_dir) / "ensemble.json"
+    if not f.is_file():
+        return []
+    meta = json.loads(f.read_text()).get("meta", {})
+    cmds = meta.get("commands") or ([meta["command"]] if meta.get("command") else [])
+    return list(cmds) or ["(interrupted first run: partial checkpoint at epoch "
+                          f"{meta.get('epoch', '?')}, see the model card)"]
 
 
 @command.command("evaluate")

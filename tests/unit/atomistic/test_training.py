@@ -58,3 +58,23 @@ def test_bad_settings():
         TrainingSettings(n_members=2).validate()
     with pytest.raises(InputError, match="too few"):
         train_ensemble(_synthetic_frames(3), TrainingSettings(), progress=False)
+
+
+def test_resume_continues_from_checkpoint(tmp_path):
+    """A resumed run starts at the checkpoint's next epoch with its parameters and history."""
+    frames = _synthetic_frames()
+    s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
+    ens, hist = train_ensemble(frames, s, progress=False)
+    save_ensemble(ens, tmp_path, meta=dict(history=hist, epoch=hist["epoch"][-1]))
+    s_more = TrainingSettings(n_members=4, epochs=5, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
+                              learning_rate=0.0)   # lr 0: the resumed members must equal the checkpoint
+    ens2, hist2 = train_ensemble(frames, s_more, progress=False, checkpoint_dir=tmp_path, resume=True)
+    assert hist2["epoch"] == [0, 1, 2, 3, 4] and hist2["resumed_from_epoch"] == 3
+    for m0, m1 in zip(ens.members, ens2.members):
+        for v0, v1 in zip(m0.parameters(), m1.parameters()):
+            torch.testing.assert_close(v0, v1, rtol=1e-6, atol=1e-7)   # float32 round trip while training
+    with pytest.raises(InputError, match="nothing to resume"):
+        train_ensemble(frames, s, progress=False, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(InputError, match="another architecture"):
+        train_ensemble(frames, TrainingSettings(n_members=4, epochs=9, network=NetworkSettings(hidden=(4,))),
+                       progress=False, checkpoint_dir=tmp_path, resume=True)
