@@ -155,6 +155,9 @@ def diffusion_profile(positions, time_ps, cell, *, axis: int = 2, bin_edges=None
 
     T = pos.shape[0]
     T_blk = T // int(n_blocks)
+    if T_blk < 3:
+        raise InputError(f"the trajectory is too short for a diffusion profile: {T} frames in n_blocks = "
+                         f"{n_blocks} blocks; need at least {3 * int(n_blocks)} frames (3 per block)")
     max_lag = int(round(max_lag_ps / dt)) if max_lag_ps is not None else max(T_blk // 2, 3)
     if not 2 <= max_lag < T_blk:
         raise InputError(f"max_lag_ps = {max_lag * dt:g} is out of range: need between {2 * dt:g} and "

@@ -101,7 +101,17 @@ def run_analysis(ctx) -> dict:
     fig.savefig(ctx.figures_dir / "rdf_li_o.png", dpi=110)
     plt.close(fig)
 
-    zero = min(usable, key=lambda s: abs(float(s)))
+    # D(z) and ρ(z) from the zero-field run when it is long enough, else from the longest run
+    # (a run stops early when the potential leaves its domain; the md stage says why).
+    lengths = {label: len(ase.io.read(ctx.out_dir / run["trajectory"], index=":")) for label, run in usable.items()}
+    long_enough = [label for label, n in lengths.items() if n >= _MIN_FRAMES_PROFILE]
+    if not long_enough:
+        notes = "; ".join(f"F = {lab} V/Å: {n} frames" for lab, n in lengths.items())
+        return {"structure": structure, "diffusion_profile": None, "interface_profile": None,
+                "parameters": params_from_structure(structure),
+                "note": (f"D(z) and φ(z) skipped: no ML-MD trajectory has the {_MIN_FRAMES_PROFILE} frames "
+                         f"they need ({notes})")}
+    zero = min(long_enough, key=lambda s: (abs(float(s)), -lengths[s]))
     frames = ase.io.read(ctx.out_dir / usable[zero]["trajectory"], index=":")
     z_top = max(a.positions[:, 2].max() for a in frames)
     z_sheet = float(np.mean([a.positions[a.get_tags() == 0, 2].mean() for a in frames]))
@@ -118,6 +128,21 @@ def run_analysis(ctx) -> dict:
         z_m = rho["z"]
         d_z = np.interp(z_m, dfz["z [m]"].to_numpy()[ok], dfz["D_parallel [m2.s-1]"].to_numpy()[ok])
         profile = {"z_m": z_m.tolist(), "diffusivity_m2_s": d_z.tolist(), "potential_V": rho["potential"].tolist()}
+    params.update(params_from_structure(structure))
+    params[f"Potential drop across the interface (F = {zero} V/Å)"] = {
+        "value": float(rho.meta["potential_drop_V"]), "unit": "V",
+        "provenance": "live: ML charges → ρ(z) → Poisson (vacuum permittivity, field boundary), short ML-MD"}
+    return {"structure": structure, "diffusion_profile": dfz.to_dict(orient="list"), "interface_profile": profile,
+            "parameters": params, "profile_field_V_per_A": zero}
+
+
+#: Frames a trajectory needs for D(z) (5 time blocks of ≥ 3 frames, with a margin for lags).
+_MIN_FRAMES_PROFILE = 20
+
+
+def params_from_structure(structure: dict) -> dict:
+    """Summary parameters (first-shell radius, coordination number) from per-field shell metrics."""
+    params = {}
     for label, m in structure.items():
         if m.get("shell_found"):
             params[f"Li–O first-shell radius (F = {label} V/Å)"] = {
@@ -126,11 +151,7 @@ def run_analysis(ctx) -> dict:
             params[f"Li–O coordination number (F = {label} V/Å)"] = {
                 "value": m["coordination_number"], "unit": "1",
                 "provenance": "live: ML-MD RDF integrated to the first minimum"}
-    params["Potential drop across the interface (zero field)"] = {
-        "value": float(rho.meta["potential_drop_V"]), "unit": "V",
-        "provenance": "live: ML charges → ρ(z) → Poisson (vacuum permittivity, field boundary), short ML-MD"}
-    return {"structure": structure, "diffusion_profile": dfz.to_dict(orient="list"), "interface_profile": profile,
-            "parameters": params}
+    return params
 
 
 def run_reactions(ctx) -> dict:

@@ -87,7 +87,8 @@ def stage_continuum(ctx: StageContext) -> dict:
             "live: Nernst–Planck with the ML-MD D(z) and φ(z), D_eff = L / ∫dz/D(z)")
         out["interface_transport"] = {k: np.asarray(v).tolist() for k, v in tr.items()}
     else:
-        out["note"] = "Nernst–Planck with atomistic D(z), φ(z) skipped: the analysis stage did not run"
+        why = ctx.results.get("analysis", {}).get("note", "the analysis stage did not run")
+        out["note"] = f"Nernst–Planck with atomistic D(z), φ(z) skipped: {why}"
     return out
 
 

@@ -1,0 +1,45 @@
+"""Analysis stage of `multiscale run` on short or stopped ML-MD runs: RDFs kept, D(z) skipped with a reason."""
+import ase.io
+from ase.calculators.singlepoint import SinglePointCalculator
+import numpy as np
+
+from multiscale.atomistic import default_system
+from multiscale.pipeline.atomistic_stage import run_analysis
+from multiscale.pipeline.config import load_run_config
+from multiscale.pipeline.runner import StageContext
+
+
+def _trajectory(path, n_frames, seed):
+    rng = np.random.default_rng(seed)
+    base = default_system(seed=0)
+    frames = []
+    for _ in range(n_frames):
+        a = base.copy()
+        a.positions[a.get_tags() > 0] += rng.normal(0.0, 0.05, ((a.get_tags() > 0).sum(), 3))
+        q = rng.normal(0.0, 0.1, len(a))
+        a.calc = SinglePointCalculator(a, energy=0.0, forces=np.zeros((len(a), 3)), charges=q - q.mean())
+        frames.append(a)
+    ase.io.write(path, frames)
+
+
+def _context(tmp_path, lengths):
+    (tmp_path / "md").mkdir()
+    runs = {}
+    for k, (label, n) in enumerate(lengths.items()):
+        _trajectory(tmp_path / "md" / f"{label}.traj", n, k)
+        runs[label] = {"trajectory": f"md/{label}.traj"}
+    return StageContext(config=load_run_config(None), out_dir=tmp_path, results={"md": {"runs": runs}}, quiet=True)
+
+
+def test_short_runs_keep_structure_and_say_why_profiles_are_skipped(tmp_path):
+    out = run_analysis(_context(tmp_path, {"+0.000": 10, "+0.100": 12}))
+    assert set(out["structure"]) == {"+0.000", "+0.100"}
+    assert out["interface_profile"] is None and out["diffusion_profile"] is None
+    assert "D(z) and φ(z) skipped" in out["note"] and "+0.000 V/Å: 10 frames" in out["note"]
+
+
+def test_profile_taken_from_a_long_enough_run_when_zero_field_stopped_early(tmp_path):
+    out = run_analysis(_context(tmp_path, {"+0.000": 10, "+0.100": 30}))
+    assert out["profile_field_V_per_A"] == "+0.100"
+    assert out["diffusion_profile"] is not None
+    assert "Potential drop across the interface (F = +0.100 V/Å)" in out["parameters"]
