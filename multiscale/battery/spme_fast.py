@@ -40,6 +40,7 @@ import math
 import numpy as np
 
 from ..errors import InputError, check_range
+from .features import SPME_STATE_VARIABLES
 from .spme_discretisation import SPMeOperators, _phi
 from .spme_parameters import SPMeTables, build_tables
 
@@ -49,19 +50,8 @@ PYBAMM_MACINNES_TOL = 1e-15
 #: Longest step [s] over which the explicit D_e(c) term is frozen (longer steps are split).
 NONLINEAR_STEP_S = 5.0
 
-#: Columns of :meth:`FastSPMe.state_matrix` (= ``features.SPME_STATE_VARIABLES``, tested).
-STATE_COLUMNS = (
-    "Current [A]",
-    "Voltage [V]",
-    "X-averaged negative particle surface stoichiometry",
-    "X-averaged positive particle surface stoichiometry",
-    "Average negative particle stoichiometry",
-    "Average positive particle stoichiometry",
-    "X-averaged negative electrode reaction overpotential [V]",
-    "X-averaged positive electrode reaction overpotential [V]",
-    "X-averaged concentration overpotential [V]",
-    "X-averaged electrolyte ohmic losses [V]",
-)
+#: Columns of :meth:`FastSPMe.state_matrix`: the corrector's SPMe inputs, in the same order.
+STATE_COLUMNS = SPME_STATE_VARIABLES
 
 #: Status bits of :attr:`FastSPMe.status` (per cell, OR-ed; 0 = inside every limit).
 STATUS_SOC = 1            # SOC outside [0, 1]

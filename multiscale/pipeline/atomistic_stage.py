@@ -90,9 +90,16 @@ def run_analysis(ctx) -> dict:
         frames = ase.io.read(path, index=":")
         # In-plane periodic film with vacuum along z: minimum image only in x, y.
         r_max = min(6.0, 0.49 * min(frames[0].cell.lengths()[:2]))
-        rdf = RDF("Li", "O", r_max_A=r_max, n_bins=int(r_max / 0.05), pbc=(True, True, False)).run(frames).results
+        def li_o_rdf(fr, r_max=r_max):
+            return RDF("Li", "O", r_max_A=r_max, n_bins=int(r_max / 0.05), pbc=(True, True, False)).run(fr).results
+
+        rdf = li_o_rdf(frames)
         m = shell_metrics(rdf)
         structure[label] = {k: float(v) for k, v in m.items() if np.isscalar(v)}
+        per_block = [shell_metrics(li_o_rdf(b)) for b in _blocks(frames)]
+        for key in ("first_peak_r_A", "coordination_number"):
+            structure[label][f"{key}_interval95"] = block_interval(
+                [b[key] for b in per_block if b["shell_found"]], m[key])
         ax.plot(rdf["r"], rdf["g(r)"], label=f"F = {label} V/Å")
     ax.set_xlabel("r [Å]")
     ax.set_ylabel("g_Li–O(r)")
@@ -121,17 +128,27 @@ def run_analysis(ctx) -> dict:
     solvent = np.array([s in ("C", "O", "H") for s in frames[0].get_chemical_symbols()]) & (frames[0].get_tags() > 0)
     dfz = diffusion_profile(pos, np.arange(len(frames)) * dt_ps, frames[0].cell.array, axis=2, bin_edges=edges,
                             species=np.flatnonzero(solvent), min_samples=5)
-    rho = ChargeDensity(np.linspace(z_sheet - 1.0, z_top + 0.5, 41), boundary="field",
-                        relative_permittivity=1.0).run(frames).results
+    def charge_density(fr):
+        return ChargeDensity(np.linspace(z_sheet - 1.0, z_top + 0.5, 41), boundary="field",
+                             relative_permittivity=1.0).run(fr).results
+
+    rho = charge_density(frames)
+    drop_interval = block_interval([float(charge_density(b).meta["potential_drop_V"]) for b in _blocks(frames)],
+                                   float(rho.meta["potential_drop_V"]))
     ok = ~dfz["no data"].to_numpy() if "no data" in dfz else np.ones(len(dfz), bool)
     if ok.sum() >= 2:
         z_m = rho["z"]
         d_z = np.interp(z_m, dfz["z [m]"].to_numpy()[ok], dfz["D_parallel [m2.s-1]"].to_numpy()[ok])
-        profile = {"z_m": z_m.tolist(), "diffusivity_m2_s": d_z.tolist(), "potential_V": rho["potential"].tolist()}
+        profile = {"z_m": z_m.tolist(), "diffusivity_m2_s": d_z.tolist(), "potential_V": rho["potential"].tolist(),
+                   # the layer values the interpolation is made of, with their block errors (for intervals)
+                   "layer_z_m": dfz["z [m]"].to_numpy()[ok].tolist(),
+                   "layer_diffusivity_m2_s": dfz["D_parallel [m2.s-1]"].to_numpy()[ok].tolist(),
+                   "layer_diffusivity_error_m2_s": dfz["D_parallel error [m2.s-1]"].to_numpy()[ok].tolist()}
     params.update(params_from_structure(structure))
     params[f"Potential drop across the interface (F = {zero} V/Å)"] = {
-        "value": float(rho.meta["potential_drop_V"]), "unit": "V",
-        "provenance": "live: ML charges → ρ(z) → Poisson (vacuum permittivity, field boundary), short ML-MD"}
+        "value": float(rho.meta["potential_drop_V"]), "unit": "V", "interval95": drop_interval,
+        "provenance": ("live: ML charges → ρ(z) → Poisson (vacuum permittivity, field boundary), short ML-MD; "
+                       f"interval: {_BLOCKS} time blocks, Student t")}
     return {"structure": structure, "diffusion_profile": dfz.to_dict(orient="list"), "interface_profile": profile,
             "parameters": params, "profile_field_V_per_A": zero}
 
@@ -140,17 +157,41 @@ def run_analysis(ctx) -> dict:
 _MIN_FRAMES_PROFILE = 20
 
 
+#: Time blocks for the intervals of trajectory averages (frames within a block are correlated,
+#: blocks are treated as independent: a short run gives wide, honest intervals).
+_BLOCKS = 4
+
+
+def _blocks(frames):
+    n = len(frames) // _BLOCKS
+    return [frames[k * n:(k + 1) * n] for k in range(_BLOCKS)]
+
+
+def block_interval(block_values, value: float, level: float = 0.95):
+    """Interval of a trajectory average from its per-block values: value ± t·s/√n (Student t,
+    n − 1 degrees of freedom). None when fewer than 3 blocks give a value (no honest interval)."""
+    from ..uq import interval
+
+    v = np.asarray([x for x in block_values if np.isfinite(x)], dtype=float)
+    if v.size < 3:
+        return None
+    low, high = interval(float(value), float(v.std(ddof=1) / np.sqrt(v.size)), level, dof=v.size - 1)
+    return [float(low), float(high)]
+
+
 def params_from_structure(structure: dict) -> dict:
     """Summary parameters (first-shell radius, coordination number) from per-field shell metrics."""
     params = {}
     for label, m in structure.items():
         if m.get("shell_found"):
-            params[f"Li–O first-shell radius (F = {label} V/Å)"] = {
-                "value": m["first_peak_r_A"], "unit": "Å",
-                "provenance": "live: ML-MD RDF first peak (short trajectory: no interval)"}
-            params[f"Li–O coordination number (F = {label} V/Å)"] = {
-                "value": m["coordination_number"], "unit": "1",
-                "provenance": "live: ML-MD RDF integrated to the first minimum"}
+            for key, name, unit, what in (
+                    ("first_peak_r_A", "first-shell radius", "Å", "ML-MD RDF first peak"),
+                    ("coordination_number", "coordination number", "1", "ML-MD RDF integrated to the first minimum")):
+                iv = m.get(f"{key}_interval95")
+                params[f"Li–O {name} (F = {label} V/Å)"] = {
+                    "value": m[key], "unit": unit, "interval95": iv,
+                    "provenance": f"live: {what}; " + (f"interval: {_BLOCKS} time blocks, Student t" if iv else
+                                                      f"no interval: fewer than 3 of {_BLOCKS} time blocks show a shell")}
     return params
 
 

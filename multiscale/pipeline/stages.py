@@ -46,7 +46,8 @@ def stage_continuum(ctx: StageContext) -> dict:
     """PB (Stern + Bikerman) capacitance curve with a delta-method band over the Stern capacitance;
     Nernst–Planck through the atomistic D(z), φ(z) when the analysis stage produced them."""
     from ..uq import delta_method, interval
-    from .continuum_stage import capacitance_curve, interface_transport, plot_capacitance
+    from .continuum_stage import (capacitance_curve, effective_diffusivity_interval, interface_transport,
+                                 plot_capacitance)
 
     cfg, el, itf = ctx.config, ctx.config["electrolyte"], ctx.config["interface"]
     n = 11 if cfg["run"]["fast"] else 41
@@ -83,8 +84,9 @@ def stage_continuum(ctx: StageContext) -> dict:
         tr = interface_transport(profile["z_m"], profile["diffusivity_m2_s"], profile["potential_V"],
                                  temperature_K=el["temperature_K"], concentration_mol_m3=el["concentration_mol_m3"])
         out["parameters"]["Interfacial effective Li+ diffusivity"] = _param(
-            tr["effective_diffusivity_m2_s"], "m2.s-1", None,
-            "live: Nernst–Planck with the ML-MD D(z) and φ(z), D_eff = L / ∫dz/D(z)")
+            tr["effective_diffusivity_m2_s"], "m2.s-1", effective_diffusivity_interval(profile),
+            "live: Nernst–Planck with the ML-MD D(z) and φ(z), D_eff = L / ∫dz/D(z); interval: delta method "
+            "over the layers' D∥ with their block errors")
         out["interface_transport"] = {k: np.asarray(v).tolist() for k, v in tr.items()}
     else:
         why = ctx.results.get("analysis", {}).get("note", "the analysis stage did not run")

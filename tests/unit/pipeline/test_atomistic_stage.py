@@ -2,6 +2,7 @@
 import ase.io
 from ase.calculators.singlepoint import SinglePointCalculator
 import numpy as np
+import pytest
 
 from multiscale.atomistic import default_system
 from multiscale.pipeline.atomistic_stage import run_analysis
@@ -43,3 +44,28 @@ def test_profile_taken_from_a_long_enough_run_when_zero_field_stopped_early(tmp_
     assert out["profile_field_V_per_A"] == "+0.100"
     assert out["diffusion_profile"] is not None
     assert "Potential drop across the interface (F = +0.100 V/Å)" in out["parameters"]
+
+
+def test_effective_diffusivity_interval_matches_monte_carlo():
+    from multiscale.pipeline.continuum_stage import effective_diffusivity_interval
+
+    z = np.linspace(0.0, 1e-9, 41)
+    layers = np.linspace(0.1e-9, 0.9e-9, 5)
+    d = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) * 1e-9
+    err = 0.05 * d
+    low, high = effective_diffusivity_interval(dict(z_m=z, layer_z_m=layers, layer_diffusivity_m2_s=d,
+                                                    layer_diffusivity_error_m2_s=err))
+    rng = np.random.default_rng(0)
+    draws = [(z[-1] - z[0]) / np.trapezoid(1.0 / np.interp(z, layers, d + rng.normal(0.0, err)), z)
+             for _ in range(4000)]
+    mc_low, mc_high = np.percentile(draws, [2.5, 97.5])
+    assert low == pytest.approx(mc_low, rel=0.01) and high == pytest.approx(mc_high, rel=0.01)
+    assert effective_diffusivity_interval(dict(z_m=z)) is None
+
+
+def test_block_interval_needs_three_blocks():
+    from multiscale.pipeline.atomistic_stage import block_interval
+
+    assert block_interval([1.0, 2.0], 1.5) is None
+    low, high = block_interval([1.0, 2.0, 3.0, 2.0], 2.0)
+    assert low < 2.0 < high and high - 2.0 == pytest.approx(2.0 - low)
