@@ -11,8 +11,16 @@ E(F) = E(0) − μF − ½αF² (−∂E/∂F = μ_z).
 
 Bad input raises :class:`multiscale.errors.OutOfDomainError` (a subclass of ``InputError``):
 an element the model was not trained on, two atoms closer than the shortest distance seen in
-training (× 0.85), a field outside the trained range (± ``field_tolerance_V_per_A``), or a cell
-that is not periodic in x and y (the model was trained on in-plane periodic slabs).
+training (× 0.85: an unphysical overlap), a field outside the trained range
+(± ``field_tolerance_V_per_A``), or a cell that is not periodic in x and y (the model was trained
+on in-plane periodic slabs).
+
+Models whose metadata carry ``pair_min_distance_A`` add the core repulsion of
+:mod:`multiscale.atomistic.core_repulsion` below the shortest distance of each element pair in
+training (zero on all training data), so that dynamics cannot fall into the attractive holes a
+network may have where it saw no data; ``out_of_domain`` is True while it acts, or while an element pair that never came within the
+cutoff in training does (e.g. Li–Li when training had one Li per cell), and
+``core_repulsion_energy`` [eV] says how much the wall adds.
 """
 from __future__ import annotations
 
@@ -53,6 +61,12 @@ class MLPotential(Calculator):
         self.elements = m.elements
         self.field_range_V_per_A = tuple(float(x) for x in m.field_range)
         self.min_distance_A = float(m.min_distance)
+        self.core = None
+        if self.info.get("pair_min_distance_A") is not None:
+            from .core_repulsion import CoreRepulsion
+
+            self.core = CoreRepulsion(self.info["pair_min_distance_A"],
+                                      stiffness_eV_per_A3=self.info.get("core_stiffness_eV_per_A3", 200.0))
         d = ensemble.descriptor.settings
         self._graphs = GraphBuilder(self.elements, d.cutoff_A, d.angular_cutoff_A)
 
@@ -84,6 +98,12 @@ class MLPotential(Calculator):
                 "set atoms.pbc = [True, True, True] with a vacuum gap along z, or require_periodic_xy=False"
             )
         g = self._graphs(a, field_V_per_A=field)
+        inside_wall = unseen_pair = False
+        if self.core is not None:
+            sv = g.shifts @ g.cell
+            d = np.linalg.norm(g.positions[g.j] - g.positions[g.i] + sv, axis=1)
+            ratio, k, unseen_pair = self.core.closest_ratio(g.species, g.i, g.j, d)
+            inside_wall = ratio < 1.0
         if self.parameters.check_distances and g.min_distance_A < self.min_distance_A:
             raise OutOfDomainError(
                 f"two atoms are {g.min_distance_A:.3f} Å apart, closer than the physical minimum "
@@ -92,9 +112,17 @@ class MLPotential(Calculator):
         batch = collate([g], requires_grad=False)
         res = self.ensemble(batch)
         e = float(res["energy"][0])
+        forces = res["forces"].detach().numpy().copy()
+        e_core = 0.0
+        if inside_wall:
+            e_core, f_core = self.core.energy_forces(g.species, g.positions, g.i, g.j, g.shifts @ g.cell)
+            e += e_core
+            forces += f_core
+        self.results["core_repulsion_energy"] = e_core
+        self.results["out_of_domain"] = bool(inside_wall or unseen_pair)
         self.results["energy"] = e
         self.results["free_energy"] = e
-        self.results["forces"] = res["forces"].detach().numpy().copy()
+        self.results["forces"] = forces
         self.results["charges"] = res["charges"].numpy().copy()
         self.results["dipole"] = np.array([0.0, 0.0, float(res["dipole_z"][0])])
         self.results["force_uncertainty"] = res["force_uncertainty"].numpy().copy()

@@ -137,3 +137,26 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
     return MDResult(np.array(series["t"]), np.array(series["epot"]), np.array(series["etot"]),
                     np.array(series["temp"]), np.array(series["sig"]), len(atoms), bool(state["stop"]),
                     int(state["untrusted"]), str(trajectory) if trajectory else None, frames)
+
+
+def relax(atoms, calculator=None, *, fmax_eV_per_A: float = 0.5, steps: int = 300, max_step_A: float = 0.05) -> dict:
+    """Relax a starting configuration (FIRE, at most ``max_step_A`` per step) before MD.
+
+    A random packing has overlaps and, with a core-repulsion guard, atoms inside its walls: the
+    forces of the first step would then be tens of eV/Å and the first MD steps would eject
+    atoms. Stops at ``fmax_eV_per_A`` or after ``steps``; returns ``n_steps``, the final
+    ``fmax_eV_per_A`` and ``converged``. Not a geometry optimisation to a minimum — a start for MD.
+    """
+    from ase.optimize import FIRE
+
+    check_range("fmax_eV_per_A", fmax_eV_per_A, low=0.0, low_inclusive=False)
+    steps = int(check_range("steps", steps, low=1))
+    check_range("max_step_A", max_step_A, low=0.0, high=0.5, low_inclusive=False)
+    if calculator is not None:
+        atoms.calc = calculator
+    if atoms.calc is None:
+        raise InputError("atoms has no calculator; pass calculator=load_potential()")
+    opt = FIRE(atoms, maxstep=max_step_A, logfile=None)
+    converged = bool(opt.run(fmax=fmax_eV_per_A, steps=steps))
+    fmax = float(np.sqrt((atoms.get_forces() ** 2).sum(axis=1).max()))
+    return {"n_steps": int(opt.nsteps), "fmax_eV_per_A": fmax, "converged": converged}

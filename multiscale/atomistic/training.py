@@ -279,3 +279,26 @@ def load_ensemble(directory) -> tuple[PotentialEnsemble, dict]:
         m.eval()
         members.append(m)
     return PotentialEnsemble(members), info
+
+
+def attach_core_repulsion(directory, frames, *, stiffness_eV_per_A3: float | None = None) -> dict:
+    """Store the per-element-pair minimum distances of ``frames`` (the training configurations)
+    in ``directory/ensemble.json`` so that the calculator adds the core repulsion of
+    :mod:`multiscale.atomistic.core_repulsion` below them. Rewrites the JSON atomically; the
+    weights are untouched. Returns the updated metadata."""
+    from ase.data import chemical_symbols
+
+    from .core_repulsion import DEFAULT_STIFFNESS_EV_PER_A3, pair_minimum_distances
+
+    directory = Path(directory)
+    ens, info = load_ensemble(directory)
+    m = ens.members[0]
+    r_min = pair_minimum_distances(frames, m.elements, m.descriptor.settings.cutoff_A)
+    meta = dict(info.get("meta", {}))
+    meta["pair_min_distance_A"] = r_min.tolist()
+    meta["pair_min_distance_elements"] = [chemical_symbols[z] for z in m.elements]
+    meta["core_stiffness_eV_per_A3"] = float(stiffness_eV_per_A3 or DEFAULT_STIFFNESS_EV_PER_A3)
+    info["meta"] = meta
+    with atomic_path(directory / "ensemble.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=2, default=float))
+    return meta

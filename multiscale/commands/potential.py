@@ -69,7 +69,7 @@ def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_r
     import torch
 
     from ..atomistic.labelling import load_dataset
-    from ..atomistic.training import TrainingSettings, save_ensemble, train_ensemble
+    from ..atomistic.training import TrainingSettings, attach_core_repulsion, save_ensemble, train_ensemble
 
     torch.set_num_threads(1)
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
@@ -85,9 +85,28 @@ def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_r
                         f"--epochs {epochs} --max-minutes {max_minutes} --seed {seed}" + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)
+    attach_core_repulsion(out_dir, frames)
     last = hist["val_force_rmse"][-1] if hist["val_force_rmse"] else None
     click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
                f"validation force RMSE per member {last} eV/Å; wrote {out_dir}")
+
+
+@command.command("core")
+@click.option("--db", "db_path", default=_DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default=_DEFAULT_MODEL_DIR, show_default=True, type=click.Path(file_okay=False))
+def core(db_path, out_dir) -> None:
+    """Store the training set's per-pair minimum distances in OUT (core repulsion below them).
+
+    `potential train` does this itself; this command adds it to a model trained before it existed.
+    """
+    from ..atomistic.labelling import load_dataset
+    from ..atomistic.training import attach_core_repulsion
+
+    meta = attach_core_repulsion(out_dir, load_dataset(db_path, split="train"))
+    el = meta["pair_min_distance_elements"]
+    r = meta["pair_min_distance_A"]
+    pairs = ", ".join(f"{el[a]}-{el[b]} {r[a][b]:.2f}" for a in range(len(el)) for b in range(a, len(el)))
+    click.echo(f"core repulsion below the training minima [Å]: {pairs}; wrote {out_dir}/ensemble.json")
 
 
 def _previous_commands(out_dir) -> list[str]:

@@ -104,7 +104,9 @@ def run_pipeline(config_path=None, *, out_dir, scheduler: str | None = None, qui
         log.info("stage %s: %s", stage.name, stage.description)
         start = time.perf_counter()
         try:
-            out = stage.func(ctx)
+            out = dict(stage.func(ctx))
+            out["wall_time_s"] = time.perf_counter() - start
+            atomic_write_json(cache, {"config_hash": digest, "result": out})   # NaN or unserialisable: fails here
         except NotBuiltError as exc:
             result.not_built[stage.name] = str(exc)
             log.warning("stage %s: not built yet (%s)", stage.name, exc)
@@ -118,10 +120,7 @@ def run_pipeline(config_path=None, *, out_dir, scheduler: str | None = None, qui
             _write_outputs(ctx, result)
             raise StageError(f"stage {stage.name!r} failed: {what} (details in {log_path}; finished stages are "
                              f"kept and a rerun resumes after them)") from exc
-        out = dict(out)
-        out["wall_time_s"] = time.perf_counter() - start
         ctx.results[stage.name] = out
-        atomic_write_json(cache, {"config_hash": digest, "result": out})
         result.finished.append(stage.name)
     result.results = ctx.results
     _write_outputs(ctx, result)

@@ -59,3 +59,13 @@ def test_config_change_invalidates_cache(tmp_path):
     calls.clear()
     run_pipeline(cfg, out_dir=tmp_path, quiet=True, stages=_stages(calls))
     assert calls == ["a", "b", "d"]
+
+
+def test_stage_returning_nan_fails_naming_the_stage(tmp_path):
+    """A NaN in a stage's result cannot be written as strict JSON: the stage fails by name."""
+    stages = [Stage("a", "first", lambda ctx: {"x": 1.0}),
+              Stage("nan", "bad", lambda ctx: {"x": float("nan")})]
+    with pytest.raises(StageError, match="stage 'nan' failed: ValueError"):
+        run_pipeline(None, out_dir=tmp_path, quiet=True, stages=stages)
+    assert (tmp_path / "stages" / "a.json").is_file() and not (tmp_path / "stages" / "nan.json").exists()
+    assert json.loads((tmp_path / "summary.json").read_text())["failed"] == {"nan": "ValueError: Out of range float values are not JSON compliant: nan"}
