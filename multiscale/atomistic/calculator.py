@@ -66,7 +66,8 @@ class MLPotential(Calculator):
             from .core_repulsion import CoreRepulsion
 
             self.core = CoreRepulsion(self.info["pair_min_distance_A"],
-                                      stiffness_eV_per_A3=self.info.get("core_stiffness_eV_per_A3", 200.0))
+                                      stiffness_eV_per_A3=self.info.get("core_stiffness_eV_per_A3", 200.0),
+                                      onset_fraction=self.info.get("core_onset_fraction", 0.9))
         d = ensemble.descriptor.settings
         self._graphs = GraphBuilder(self.elements, d.cutoff_A, d.angular_cutoff_A)
 

@@ -8,11 +8,13 @@ packing). Production potentials add a fixed repulsive baseline for the same reas
 ACE/MACE, pair tables in DeePMD). Here the baseline is zero on every training configuration,
 so the fit is untouched, and rises steeply below the data:
 
-    E_core = Σ_{i<j} k · (r_ab − r_ij)³   for r_ij < r_ab,  0 otherwise,
+    E_core = Σ_{i<j} k · (s·r_ab − r_ij)³   for r_ij < s·r_ab,  0 otherwise,
 
-with r_ab the shortest a–b distance in the training set and k = ``stiffness_eV_per_A3``
+with r_ab the shortest a–b distance in the training set, s = ``onset_fraction`` (0.9: the
+wall starts 10 % inside the data, because a small training set's shortest contacts are not
+the physical ones — held-out reference MD comes closer) and k = ``stiffness_eV_per_A3``
 (200 eV/Å³: 0.2 eV at 0.1 Å inside, 6 eV/Å of force there). The term and its first two
-derivatives vanish at r_ab (C², so NVE stays smooth). It is a guard, not physics: a
+derivatives vanish at the onset (C², so NVE stays smooth). It is a guard, not physics: a
 configuration that needs it is still outside the data, and the calculator flags it
 (``out_of_domain``). A random packing can start inside a wall (steep forces): relax it first
 (``multiscale.atomistic.md.relax``).
@@ -25,6 +27,8 @@ from ..errors import InputError
 
 #: Stiffness of the cubic wall [eV/Å³].
 DEFAULT_STIFFNESS_EV_PER_A3 = 200.0
+#: Where the wall starts, as a fraction of the shortest training distance of the pair.
+DEFAULT_ONSET_FRACTION = 0.9
 
 
 def pair_minimum_distances(frames, elements, cutoff_A: float) -> np.ndarray:
@@ -59,7 +63,8 @@ def pair_minimum_distances(frames, elements, cutoff_A: float) -> np.ndarray:
 class CoreRepulsion:
     """E_core and its forces for one configuration's neighbour pairs (a full list: i→j and j→i)."""
 
-    def __init__(self, pair_min_distance_A, *, stiffness_eV_per_A3: float = DEFAULT_STIFFNESS_EV_PER_A3):
+    def __init__(self, pair_min_distance_A, *, stiffness_eV_per_A3: float = DEFAULT_STIFFNESS_EV_PER_A3,
+                 onset_fraction: float = DEFAULT_ONSET_FRACTION):
         r = np.asarray(pair_min_distance_A, dtype=float)
         if r.ndim != 2 or r.shape[0] != r.shape[1] or not np.all(np.isfinite(r)) or np.any(r < 0):
             raise InputError("pair_min_distance_A must be a square matrix of finite distances >= 0 [Å] "
@@ -68,15 +73,18 @@ class CoreRepulsion:
             raise InputError("pair_min_distance_A must be symmetric (r_ab = r_ba)")
         if not stiffness_eV_per_A3 > 0:
             raise InputError(f"stiffness_eV_per_A3 = {stiffness_eV_per_A3} must be > 0")
+        if not 0.0 < onset_fraction <= 1.0:
+            raise InputError(f"onset_fraction = {onset_fraction} must be in (0, 1]")
         self.r_min = r
+        self.r_wall = r * float(onset_fraction)
         self.k = float(stiffness_eV_per_A3)
 
     def closest_ratio(self, species, i, j, distances) -> tuple[float, int, bool]:
-        """(min over pairs with a wall of r_ij / r_ab, the pair row where it occurs or −1, whether
-        any pair never seen within the cutoff in training is present)."""
+        """(min over pairs with a wall of r_ij / r_wall (< 1: inside the wall), the pair row where it
+        occurs or −1, whether any pair never seen within the cutoff in training is present)."""
         if len(i) == 0:
             return np.inf, -1, False
-        r_ab = self.r_min[species[i], species[j]]
+        r_ab = self.r_wall[species[i], species[j]]
         seen = r_ab > 0
         unseen = bool((~seen).any())
         if not seen.any():
@@ -92,7 +100,7 @@ class CoreRepulsion:
             return 0.0, forces
         vec = positions[j] - positions[i] + shift_vectors
         d = np.linalg.norm(vec, axis=1)
-        r_ab = self.r_min[species[i], species[j]]
+        r_ab = self.r_wall[species[i], species[j]]
         delta = r_ab - d
         on = (delta > 0) & (r_ab > 0)
         if not on.any():

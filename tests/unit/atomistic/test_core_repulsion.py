@@ -26,7 +26,7 @@ def test_pair_minima_are_symmetric_and_unseen_pairs_have_no_wall():
 
 
 def test_energy_is_zero_at_and_beyond_the_minimum_and_cubic_inside():
-    core = CoreRepulsion(np.array([[1.0]]), stiffness_eV_per_A3=200.0)
+    core = CoreRepulsion(np.array([[1.0]]), stiffness_eV_per_A3=200.0, onset_fraction=1.0)
     sp = np.array([0, 0])
     i, j = np.array([0, 1]), np.array([1, 0])       # full neighbour list: both directions
     for r, expected in ((1.2, 0.0), (1.0, 0.0), (0.9, 200.0 * 0.1 ** 3), (0.8, 200.0 * 0.2 ** 3)):
@@ -46,7 +46,8 @@ def test_forces_are_minus_gradient_through_the_calculator():
     atoms = default_system(0)
     # every pair's wall just above its shortest distance here: many pairs are inside a wall
     r_min = pair_minimum_distances([atoms], DEFAULT_ELEMENTS, 5.0) * 1.05
-    calc = MLPotential(PotentialEnsemble(members), info={"pair_min_distance_A": r_min.tolist()},
+    calc = MLPotential(PotentialEnsemble(members), info={"pair_min_distance_A": r_min.tolist(),
+                                                         "core_onset_fraction": 1.0},
                        precision="float64")
     atoms.calc = calc
     f = atoms.get_forces()
@@ -67,5 +68,15 @@ def test_bad_tables_are_rejected():
         CoreRepulsion(np.ones(3))
     with pytest.raises(InputError, match="symmetric"):
         CoreRepulsion(np.array([[1.0, 2.0], [1.0, 1.0]]))
+    with pytest.raises(InputError, match="onset_fraction"):
+        CoreRepulsion(np.ones((2, 2)), onset_fraction=1.5)
     with pytest.raises(InputError, match="stiffness"):
         CoreRepulsion(np.ones((2, 2)), stiffness_eV_per_A3=0.0)
+
+
+def test_wall_starts_at_the_onset_fraction():
+    core = CoreRepulsion(np.array([[2.0]]), onset_fraction=0.9)
+    i, j, sp = np.array([0, 1]), np.array([1, 0]), np.array([0, 0])
+    for r, expected in ((1.85, 0.0), (1.8, 0.0), (1.7, 200.0 * 0.1 ** 3)):
+        e, _ = core.energy_forces(sp, np.array([[0.0, 0, 0], [r, 0, 0]]), i, j, np.zeros((2, 3)))
+        assert e == pytest.approx(expected, abs=1e-15)
