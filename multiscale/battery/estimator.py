@@ -26,6 +26,7 @@ battery packs, part 3", J. Power Sources 134 (2004) 277; Marquis et al., J. Elec
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +102,13 @@ class FusedCorrector:
         self._var_k = np.full(k, 1.0 / max(k - 1, 1))
         self._a_cache: dict = {}
         self._a2_cache: dict = {}
+        # one cell: every layer as one product over all members (block-diagonal deep layers)
+        self.W0all = np.ascontiguousarray(np.vstack([self.Wy, self.Wm]))        # (n_states + n_memory, K·H)
+        # packs: the first layer's inputs [states, memory] in one float32 product
+        self.W0all32 = self.W0all.astype(np.float32)
+        self.b0all32 = self.b0.astype(np.float32)
+        nt = self.tau.size
+        self._nt = nt
         self.fused = True
         rng = np.random.default_rng(seed)
         Y = np.column_stack([rng.uniform(-5, 15, 4), rng.uniform(3.0, 4.2, 4)] + [rng.uniform(0.05, 0.95, 4)] * 4
@@ -109,6 +117,9 @@ class FusedCorrector:
         ref = corrector.step_numpy(feat(Y), 1.7, mem)
         got = self.step(Y, 1.7, mem)
         self.fused = all(np.allclose(a, b, rtol=_FUSE_TOL, atol=_FUSE_TOL) for a, b in zip(ref, got))
+        one = self.step1(Y[:1], float(Y[0, 0]), 1.7, mem[:1]) if self.fused else None
+        self.fused1 = self.fused and all(np.allclose(a, b, rtol=_FUSE_TOL, atol=_FUSE_TOL)
+                                         for a, b in zip((ref[0][:1], ref[1][:1], ref[2][:1]), one))
         self._feat = feat
 
     def memory_factor(self, dt):
@@ -123,18 +134,32 @@ class FusedCorrector:
             return a
         return np.exp(-np.asarray(dt, dtype=float)[:, None] / self.tau[None, :])
 
+    def _memory_weights(self, dt):
+        """(a2, w₊, w₋) for scalar dt: m ← a2 m + c w± with w± = (1 − a)[1, ±1] (c ≥ 0 / c < 0)."""
+        hit = self._a2_cache.get(dt)
+        if hit is None:
+            a = self.memory_factor(dt)
+            z = np.zeros_like(a)
+            hit = (np.concatenate([a, a]), np.concatenate([1.0 - a, z]), np.concatenate([z, 1.0 - a]))
+            if len(self._a2_cache) > 512:
+                self._a2_cache.clear()
+            self._a2_cache[float(dt)] = hit
+        if len(hit) == 3:
+            a2, bc, babs = hit
+            hit = (a2, bc, babs, bc + babs, bc - babs)     # disjoint supports: exact
+            self._a2_cache[float(dt)] = hit
+        return hit
+
     def update_memory(self, c_rate, dt, memory):
         """m ← a m + (1 − a) [c, |c|] per time constant (``ResidualCorrector.update_memory``)."""
         if not isinstance(dt, np.ndarray):
-            hit = self._a2_cache.get(dt)
-            if hit is None:
-                a = self.memory_factor(dt)
-                z = np.zeros_like(a)
-                hit = (np.concatenate([a, a]), np.concatenate([1.0 - a, z]), np.concatenate([z, 1.0 - a]))
-                if len(self._a2_cache) > 512:
-                    self._a2_cache.clear()
-                self._a2_cache[float(dt)] = hit
-            a2, bc, babs = hit
+            a2, bc, babs, _, _ = self._memory_weights(dt)
+            if memory.shape[0] > 8:       # same numbers (the added terms have disjoint supports)
+                nt = self._nt
+                new = memory * a2
+                new[:, :nt] += np.multiply.outer(c_rate, bc[:nt])
+                new[:, nt:] += np.multiply.outer(np.abs(c_rate), babs[nt:])
+                return new
             return a2 * memory + c_rate[:, None] * bc + np.abs(c_rate)[:, None] * babs
         a = self.memory_factor(dt)
         nt = self.tau.size
@@ -153,12 +178,20 @@ class FusedCorrector:
         if n > 8:
             # float32 for packs: halves the cost of tanh and the products; the readout error
             # (~1e-7 relative of a few mV) is far below the sensor noise
-            f32 = np.float32
-            h = np.tanh(np.matmul(Y.astype(f32), self.WyK) + np.matmul(memory.astype(f32), self.WmK) + self.b0K)
+            nv = Y.shape[1]
+            x = np.empty((n, nv + memory.shape[1]), dtype=np.float32)
+            x[:, :nv] = Y
+            x[:, nv:] = memory
+            h = np.matmul(x, self.W0all32)                          # (n, K·H): members side by side
+            h += self.b0all32
+            np.tanh(h, out=h)
+            h = h.reshape(n, self.k, self.hidden0).transpose(1, 0, 2)   # (K, n, H) view
+            last = len(self.deep_members) - 1
             for j, (W, b) in enumerate(self.deep_members):
-                h = np.matmul(h, W) + b
-                if j < len(self.deep_members) - 1:
-                    h = np.tanh(h)
+                h = np.matmul(h, W)
+                h += b
+                if j < last:
+                    np.tanh(h, out=h)
             return h[:, :, 0].T.astype(float)
         h = np.tanh(Y @ self.Wy + memory @ self.Wm + self.b0)      # (n, K·H)
         h = h.reshape(self.k, 1, self.hidden0) if n == 1 else h.reshape(n, self.k, self.hidden0).transpose(1, 0, 2)
@@ -167,6 +200,36 @@ class FusedCorrector:
             if j < len(self.deep_members64) - 1:
                 h = np.tanh(h)
         return h[:, :, 0].T
+
+    def step1(self, Y, current: float, dt: float, memory):
+        """One cell, scalar dt: ``(ΔV, spread, new_memory)`` with ΔV, spread floats.
+
+        ``current`` replaces column 0 of ``Y`` (the current the corrector sees, see
+        ``Estimator._states_matrix``); ``memory`` (1, n_memory)."""
+        c_rate = current / self.q
+        a2, _, _, wp, wm = self._memory_weights(dt)
+        new = a2 * memory
+        new += c_rate * (wp if c_rate >= 0.0 else wm)
+        x = np.concatenate((Y[0], new[0]))
+        if current != Y[0, 0]:
+            x[0] = current
+        h = x @ self.W0all
+        h += self.b0
+        np.tanh(h, out=h)
+        h = h.reshape(self.k, 1, self.hidden0)
+        last = len(self.deep_members64) - 1
+        for j, (W, b) in enumerate(self.deep_members64):
+            h = np.matmul(h, W)          # (K, 1, o): one small product per member
+            h += b
+            if j < last:
+                np.tanh(h, out=h)
+        out = h.reshape(-1).tolist()
+        k = self.k
+        if k == 1:
+            return out[0], 0.0, new
+        mean = sum(out) / k
+        spread = math.sqrt(sum([(o - mean) * (o - mean) for o in out]) / (k - 1))
+        return mean, spread, new
 
     def step(self, Y, dt, memory):
         if not self.fused:
@@ -247,6 +310,8 @@ class Estimator:
                                       current_offset_std_A=current_offset_std_A)
         self._single = self.n_cells == 1
         self._scaled = bool(np.any(self.spme.capacity_scale != 1.0))
+        self._cap_scale0 = float(self.spme.capacity_scale[0])
+        self._fast1 = self._single and (self.corrector is None or self.corrector.fused1)
         # the state at the starting sample (rest, or the given initial current)
         I0 = np.zeros(self.n_cells) if initial_current_A is None else check_current(initial_current_A, self.n_cells)
         Y, _ = self.spme.state_matrix(I0)
@@ -283,6 +348,8 @@ class Estimator:
         """
         I = check_current(current_A, self.n_cells)
         dt = check_dt(dt_s, self.n_cells)
+        if measured_voltage_V is None and self._fast1 and type(dt) is float:
+            return self._step1(I, dt)
         if measured_voltage_V is None:
             I_true = I - self.filter.offset_A
             self.spme.advance(I_true, dt)
@@ -295,11 +362,30 @@ class Estimator:
         self._last = (v, vs, dv, sp, I)
         return float(v[0]) if self._single else v
 
+    def _step1(self, I, dt: float) -> float:
+        """Open-loop step of one cell with a scalar dt (the real-time path): floats where cheaper."""
+        I_true = I - self.filter.offset_A
+        spme = self.spme
+        spme.advance(I_true, dt)
+        Y, _ = spme.state_matrix(I_true)
+        vs = float(Y[0, 1])
+        if self.corrector is None:
+            v, dv, sp = vs, 0.0, 0.0
+        else:
+            cur = float(Y[0, 0])
+            if self._scaled:
+                cur = cur / self._cap_scale0
+            dv, sp, self.memory = self.corrector.step1(Y, cur, dt, self.memory)
+            v = vs + dv
+        self.filter.predict_only(I, dt)
+        self._last = (v, vs, dv, sp, I)
+        return v
+
     @property
     def state(self) -> EstimatorState:
         """SOC, its variance, the current-offset estimate, voltages, envelope flag and status bits."""
         n = self.n_cells
-        v, vs, dv, sp, I = self._last
+        v, vs, dv, sp, I = (np.atleast_1d(np.asarray(x, dtype=float)) for x in self._last)
         soc = self.spme.soc
         if self.envelope is not None:
             env = self.envelope

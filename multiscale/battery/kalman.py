@@ -119,6 +119,14 @@ class SocKalmanFilter:
         uncertainty only matters once voltages arrive, when :meth:`step` propagates all of P).
         """
         P = self.P
+        if P.shape[0] == 1 and type(dt) is float:      # one cell: the same arithmetic in floats
+            p = P[0]
+            u0 = dt / (3600.0 * float(self.est.spme.capacity_Ah[0]))
+            p01, p11 = float(p[0, 1]), float(p[1, 1])
+            p[0, 0] += 2.0 * u0 * p01 + u0 * u0 * p11 + (self.sigma_q * abs(float(I_meas[0])) * u0) ** 2
+            p[0, 1] = p[1, 0] = p01 + u0 * p11
+            p[1, 1] = p11 + self.q_b * dt
+            return
         dtv = dt if not isinstance(dt, np.ndarray) else np.asarray(dt)
         cap = self.est.spme.capacity_Ah
         u0 = dtv / (3600.0 * cap)

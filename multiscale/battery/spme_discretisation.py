@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NotBuiltError, check_range
-from .spme_parameters import Table1D
+from .spme_parameters import Table1D, UniformLerp
 
 
 def _mesh(lo, hi, n):
@@ -176,6 +176,11 @@ class SPMeOperators:
         self._tab_x = np.concatenate([g, g + 2.0, sg + 4.0, sg + 6.0])
         self._tab_y = np.concatenate([neg.ocp_V(g), pos.ocp_V(g), 1.0 / np.maximum(gv_n, floor),
                                       1.0 / np.maximum(gv_p, floor)])
+        # the same four tables one by one (packs: OCPs by np.interp, 1/g by direct lookup)
+        self._ocp_x = np.ascontiguousarray(g)
+        self._ocp_n_y, self._ocp_p_y = np.split(self._tab_y[:2 * g.size], 2)
+        self._inv_g = (UniformLerp(sg, self._tab_y[2 * g.size:2 * g.size + sg.size]),
+                       UniformLerp(sg, self._tab_y[2 * g.size + sg.size:]))
         self._tab_T = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]])
         self._tab_off = np.array([0.0, 2.0, 4.0, 6.0])
         self._ocv_w = np.array([-1.0, 1.0, 0.0, 0.0])
@@ -184,4 +189,31 @@ class SPMeOperators:
         fn, fp = self._inv_f
         self._same_f = fn.x_grid.shape == fp.x_grid.shape and np.array_equal(fn.x_grid, fp.x_grid) and np.allclose(fn.y_grid, fp.y_grid, rtol=1e-12, atol=0)
         self._mean_e = np.full(self._n_e, 2.0 * self.RT_F / self._n_e)   # x-average × 2RT/F
+        self._build_fast_path()
+
+    def _build_fast_path(self):
+        """Pieces of the per-step fast path: lookups on uniform grids, folded constants, buffers."""
+        n, ne = self.n_cells, self._n_e
+        fn, fp = self._inv_f
+        self._lut_f = (UniformLerp(fn.x_grid, fn.y_grid), UniformLerp(fp.x_grid, fp.y_grid))
+        self._idx_el = np.concatenate([np.arange(ne), np.arange(2 * ne, 3 * ne)])   # electrode nodes
+        # η_c weights on the electrode nodes only (zero in the separator)
+        self._w_mac2 = np.concatenate([np.full(ne, -1.0 / ne), np.full(ne, 1.0 / ne)])
+        self._fpc_n, self._fpc_p = (float(v) for v in self._flux_per_current)
+        self._R_s_f = float(self._R_s) if self._sigma_const else None
+        if self._nonlinear:
+            De = self._De
+            y0 = np.asarray(De.y_grid, dtype=float) - self._De_ref      # D_e(c) − D_e(c₀) directly
+            self._lut_De = UniformLerp(De.x_grid, y0)
+            self._De_x, self._De_y0 = np.ascontiguousarray(De.x_grid), y0
+            self._W_face_c = np.ascontiguousarray(self._W_face)
+        nf, me = self._n_face, self._lam_e.size
+        if n > 1:    # work buffers of the vectorised step (reused every step: no allocation)
+            self._buf = {
+                "X": np.empty((n, self._n_state)), "U": np.empty((n, 2)),
+                "f0": np.empty((n, nf)), "f1": np.empty((n, nf)), "f2": np.empty((n, nf)),
+                "fk": np.empty((n, nf), dtype=np.intp), "e": np.empty((n, me)),
+                "n0": np.empty((n, 2, ne)), "n1": np.empty((n, 2, ne)), "nk": np.empty((n, 2, ne), dtype=np.intp),
+                "s0": np.empty(n), "s1": np.empty(n), "sk": np.empty(n, dtype=np.intp),
+            }
 

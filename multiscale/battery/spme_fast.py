@@ -184,15 +184,21 @@ class FastSPMe(SPMeOperators):
 
     # ------------------------------------------------------------------ stepping
     def _propagators(self, dt):
+        """(e^{Λdt}, φ₁dt·b, φ₂dt·b, (φ₁−φ₂)dt·b, φ₁dt on the electrolyte modes, [(φ₁−φ₂)dt·b; φ₂dt·b],
+        the explicit D_e(c) operator with φ₁dt folded in); cached per scalar dt."""
         hit = self._cache.get(dt) if not isinstance(dt, np.ndarray) else None
         if hit is None:
             d = np.asarray(dt, dtype=float)[..., None] if isinstance(dt, np.ndarray) else float(dt)
             e, p1, p2 = _phi(self._lam, d)
-            hit = (e, p1 * self._b, p2 * self._b, (p1 - p2) * self._b, p1[..., self._sl_e])
-            if not isinstance(dt, np.ndarray):
-                if len(self._cache) > 512:
-                    self._cache.clear()
-                self._cache[float(dt)] = hit
+            q1, q2, q12, p1e = p1 * self._b, p2 * self._b, (p1 - p2) * self._b, p1[..., self._sl_e]
+            if isinstance(dt, np.ndarray):
+                return (e, q1, q2, q12, p1e, None, None)
+            Q2 = np.ascontiguousarray(np.stack([q12, q2]))
+            Dm = np.ascontiguousarray(self._div_modal * p1e[None, :]) if self._nonlinear else None
+            hit = (e, q1, q2, q12, p1e, Q2, Dm)
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[float(dt)] = hit
         return hit
 
     def advance(self, current_A, dt_s) -> np.ndarray:
@@ -205,7 +211,14 @@ class FastSPMe(SPMeOperators):
         """
         i = current_A / self.area_m2
         i0 = i if (self._i_prev is None or self.current_hold == "zero") else self._i_prev
-        dmax = dt_s if not isinstance(dt_s, np.ndarray) else float(np.max(dt_s))
+        if not isinstance(dt_s, np.ndarray):
+            if not self._nonlinear or dt_s <= NONLINEAR_STEP_S:
+                (self._substep1 if self.n_cells == 1 else self._substep_pack)(i0, i, dt_s)
+                self._i_prev = i
+                return i
+            dmax = dt_s
+        else:
+            dmax = float(np.max(dt_s))
         if not self._nonlinear or dmax <= NONLINEAR_STEP_S:
             self._substep(i0, i, dt_s)
         else:
@@ -217,7 +230,9 @@ class FastSPMe(SPMeOperators):
         return i
 
     def _substep(self, i0, i, dt_s):
-        e, q1, q2, q12, p1e = self._propagators(dt_s)
+        if not isinstance(dt_s, np.ndarray):
+            return (self._substep1 if self.n_cells == 1 else self._substep_pack)(i0, i, dt_s)
+        e, q1, q2, q12, p1e, _, _ = self._propagators(dt_s)
         X = self._X
         X *= e                                   # in place: no per-step allocation of X
         if i0 is i:
@@ -239,6 +254,50 @@ class FastSPMe(SPMeOperators):
             ze += p1e * (d @ self._div_modal)
         self._c = X[:, self._sl_e] @ self._Ve_T
 
+    def _substep1(self, i0, i, dt_s):
+        """One cell, scalar dt: the same update as :meth:`_substep` with the fewest numpy calls."""
+        e, q1, q2, q12, p1e, Q2, Dm = self._propagators(dt_s)
+        X = self._X
+        X *= e
+        if i0 is i:
+            X += q1 * float(i[0])
+        else:
+            X += np.dot((float(i0[0]), float(i[0])), Q2)
+        if self._nonlinear:
+            nf = self._n_face
+            cg = self._c[0] @ self._W_face_c          # [c_f, h ∇c] at the faces
+            d = np.interp(cg[:nf], self._De_x, self._De_y0)
+            d *= cg[nf:]
+            ze = X[0, self._sl_e]
+            ze += d @ Dm
+        self._c = X[:, self._sl_e] @ self._Ve_T
+
+    def _substep_pack(self, i0, i, dt_s):
+        """Many cells, scalar dt: :meth:`_substep` with preallocated buffers and the φ₁dt folded in."""
+        e, q1, q2, q12, p1e, Q2, Dm = self._propagators(dt_s)
+        B = self._buf
+        X = self._X
+        X *= e
+        if i0 is i:
+            lin = np.multiply(i[:, None], q1, out=B["X"])
+        else:
+            U = B["U"]
+            U[:, 0] = i0
+            U[:, 1] = i
+            lin = np.matmul(U, Q2, out=B["X"])
+        X += lin
+        ze = X[:, self._sl_e]
+        if self._nonlinear:
+            c = self._c
+            dc = np.subtract(c[:, 1:], c[:, :-1], out=B["f0"])
+            cf = np.multiply(dc, self._beta_face, out=B["f1"])
+            cf += c[:, :-1]                      # c_k + β (c_{k+1} − c_k) at the faces
+            d = self._lut_De(cf, out=B["f2"], work=B["f1"], index=B["fk"])    # D_e(c_f) − D_e(c₀)
+            dc *= self._g_face                   # h ∇c
+            d *= dc
+            ze += np.matmul(d, Dm, out=B["e"])
+        self._c = np.matmul(ze, self._Ve_T, out=self._c if self._c.flags.c_contiguous else None)
+
     def outputs(self, current_A, *, delta_soc=None) -> dict:
         """SPMe quantities (PyBaMM names, see ``features.SPME_STATE_VARIABLES``) per cell.
 
@@ -259,6 +318,8 @@ class FastSPMe(SPMeOperators):
 
         The fast path used by the estimator (``I`` a float array (n_cells,)); see :meth:`outputs`.
         """
+        if delta_soc is None and self._sigma_const:
+            return self._state_matrix1(I) if self.n_cells == 1 else self._state_matrix_pack(I)
         i = I / self.area_m2
         X = self._X
         surf = X @ self._X_surf
@@ -300,6 +361,82 @@ class FastSPMe(SPMeOperators):
             d_phi_s = -(i / 3.0) * (neg.thickness_m / sn + pos.thickness_m / sp)
         V = ocv + (Y[:, 7] - Y[:, 6]) + eta_c + self.resistance_scale * (d_phi_e + d_phi_s)
         Y[:, 1] = V
+        self._last_V = V
+        return Y, (d_phi_s, ocv)
+
+    def _state_matrix1(self, I):
+        """:meth:`state_matrix` of one cell in Python floats where numpy calls would cost more."""
+        I_f = float(I[0])
+        i = I_f / float(self.area_m2[0])
+        X = self._X[0]
+        sn, sp = (X @ self._X_surf).tolist()
+        xa, ya = X[:2].tolist()
+        cn = 0.0 if sn < 0.0 else (1.0 if sn > 1.0 else sn)
+        cp = 0.0 if sp < 0.0 else (1.0 if sp > 1.0 else sp)
+        un, up, ign, igp = np.interp((cn, cp + 2.0, cn + 4.0, cp + 6.0), self._tab_x, self._tab_y).tolist()
+        ocv = up - un
+        ne = self._n_e
+        c = self._c[0]
+        fn, fp = self._lut_f
+        if self._same_f:
+            f = np.interp(c[self._idx_el], fn.x_grid, fn.y_grid).reshape(2, ne)
+        else:
+            f = np.stack([fn(c[:ne]), fp(c[2 * ne:])])
+        f *= np.array(((i * self._fpc_n) * ign, (i * self._fpc_p) * igp))[:, None]
+        eta_n, eta_p = (np.arcsinh(f, out=f) @ self._mean_e).tolist()
+        eta_c = self._chi_RT_F * float(np.log(np.maximum(c, self._ce_floor)) @ self._w_mac)
+        d_phi_e = -self._R_e * i
+        d_phi_s = -self._R_s_f * i
+        V = ocv + (eta_p - eta_n) + eta_c + float(self.resistance_scale[0]) * (d_phi_e + d_phi_s)
+        Y = np.array(((I_f, V, sn, sp, xa, ya, eta_n, eta_p, eta_c, d_phi_e),))
+        self._last_V = Y[:, 1]
+        return Y, (np.array((d_phi_s,)), np.array((ocv,)))
+
+    def _state_matrix_pack(self, I):
+        """:meth:`state_matrix` of many cells: direct lookups on uniform grids, buffers, no fancy indexing."""
+        n, ne = self.n_cells, self._n_e
+        B = self._buf
+        i = I / self.area_m2
+        X = self._X
+        surf = X @ self._X_surf
+        Y = np.empty((n, 10))
+        Y[:, 0] = I
+        Y[:, 2:4] = surf
+        Y[:, 4:6] = X[:, :2]
+        s2 = np.minimum(np.maximum(surf, 0.0), 1.0)
+        sn, sp = s2[:, 0], s2[:, 1]
+        ocv = np.interp(sp, self._ocp_x, self._ocp_p_y)
+        ocv -= np.interp(sn, self._ocp_x, self._ocp_n_y)
+        gn, gp = self._inv_g
+        r = np.empty((n, 2))
+        gn(sn, out=r[:, 0], work=B["s0"], index=B["sk"])
+        gp(sp, out=r[:, 1], work=B["s1"], index=B["sk"])
+        r *= i[:, None] * self._fpc2                           # j / g = 2 · j / (2 g)
+        c3 = self._c.reshape(n, 3, ne)[:, ::2, :]              # electrode nodes (strided view)
+        fn, fp = self._lut_f
+        f = B["n0"]
+        if self._same_f:
+            fn(c3, out=f, work=B["n1"], index=B["nk"])
+        else:
+            fn(c3[:, 0], out=f[:, 0], work=B["n1"][:, 0], index=B["nk"][:, 0])
+            fp(c3[:, 1], out=f[:, 1], work=B["n1"][:, 1], index=B["nk"][:, 1])
+        f *= r[:, :, None]
+        np.arcsinh(f, out=f)
+        eta = Y[:, 6:8]
+        eta[...] = (f.reshape(2 * n, ne) @ self._mean_e).reshape(n, 2)
+        lc = np.maximum(c3, self._ce_floor, out=f)
+        np.log(lc, out=lc)
+        eta_c = lc.reshape(n, 2 * ne) @ self._w_mac2
+        eta_c *= self._chi_RT_F
+        Y[:, 8] = eta_c
+        d_phi_e = i * -self._R_e
+        Y[:, 9] = d_phi_e
+        d_phi_s = i * -self._R_s
+        V = Y[:, 1]
+        np.subtract(eta[:, 1], eta[:, 0], out=V)
+        V += ocv
+        V += eta_c
+        V += self.resistance_scale * (d_phi_e + d_phi_s)
         self._last_V = V
         return Y, (d_phi_s, ocv)
 

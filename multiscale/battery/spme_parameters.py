@@ -74,6 +74,52 @@ class Table1D:
         return out
 
 
+class UniformLerp:
+    """``np.interp(x, x_grid, y_grid)`` on a uniform grid by direct indexing, into caller buffers.
+
+    The per-step lookup of the fast SPMe for packs: ``(x − x₀)/h`` → index and fraction → lerp,
+    with end clamping as ``np.interp`` (same values up to round-off), no binary search and no
+    allocation when ``out``/``work``/``index`` (shape of ``x``; float, float, intp) are given.
+    A non-uniform grid falls back to ``np.interp``.
+    """
+
+    def __init__(self, x_grid, y_grid):
+        g = np.ascontiguousarray(x_grid, dtype=float)
+        y = np.ascontiguousarray(y_grid, dtype=float)
+        d = np.diff(g)
+        self.x_grid, self.y_grid = g, y
+        self.uniform = g.size > 2 and bool(np.all(np.abs(d - d[0]) <= 1e-9 * abs(d[0]))) and d[0] > 0
+        if self.uniform:
+            self._x0 = float(g[0])
+            self._inv_h = 1.0 / float(d[0])
+            self._top = g.size - 1.0
+            self._slope = np.append(np.diff(y), 0.0)   # index n−1 (x at the top end): y[n−1] + 0
+
+    def __call__(self, x, out=None, work=None, index=None):
+        if not self.uniform:
+            r = np.interp(x, self.x_grid, self.y_grid)
+            if out is None:
+                return r
+            out[...] = r
+            return out
+        t = np.subtract(x, self._x0, out=work)
+        t *= self._inv_h
+        # clamp to the grid as np.interp does; fmax/fmin also map NaN to an end (no cast warning):
+        # callers see NaN through their other terms
+        np.fmax(t, 0.0, out=t)
+        np.fmin(t, self._top, out=t)
+        if index is None:
+            k = t.astype(np.intp)
+        else:
+            k = index
+            np.copyto(k, t, casting="unsafe")      # floor (t >= 0)
+        t -= k
+        out = np.take(self._slope, k, out=out, mode="clip")
+        out *= t
+        out += np.take(self.y_grid, k, out=t, mode="clip")
+        return out
+
+
 def _evaluate(pv, symbol) -> np.ndarray:
     import pybamm
 

@@ -134,3 +134,21 @@ def test_shipped_model_streaming_equals_simulate():
     assert est.corrector.fused
     v = np.array([est.step(i[k], 1.0) for k in range(1, df.shape[0])])
     assert np.max(np.abs(v - df["Voltage [V]"].to_numpy()[1:])) < 0.5e-3
+
+
+def test_pack_float32_readout_equals_single_cells(hybrid):
+    """Packs (> 8 cells: float32 MLP, buffered SPMe) agree with the one-cell path within 10 nV."""
+    n = 10
+    socs = np.linspace(0.35, 0.85, n)
+    cs, rs = np.linspace(0.95, 1.05, n), np.linspace(1.1, 0.9, n)
+    pack = Estimator(hybrid, n, initial_soc=socs, capacity_scale=cs, resistance_scale=rs)
+    ones = [Estimator(hybrid, 1, initial_soc=s, capacity_scale=c, resistance_scale=r) for s, c, r in zip(socs, cs, rs)]
+    _, i = _profile(9, 50)
+    for ik in i:
+        vp = pack.step(ik * cs, 1.0)
+        v1 = np.array([one.step(ik * c, 1.0) for one, c in zip(ones, cs)])
+    np.testing.assert_allclose(vp, v1, rtol=0, atol=1e-8)
+    st = pack.state
+    np.testing.assert_allclose(st.correction_V, [o.state.correction_V[0] for o in ones], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(st.soc, [o.state.soc[0] for o in ones], rtol=0, atol=1e-12)
+    assert pack.corrector.fused and pack.corrector.fused1

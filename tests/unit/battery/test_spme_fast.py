@@ -193,3 +193,44 @@ def test_driving_past_empty_is_flagged_not_nan(tables):
     assert f.soc[0] < 0.0
     assert f.status[0] & STATUS_SOC
     assert f.status[0] & STATUS_VOLTAGE
+
+
+def test_uniform_lerp_equals_numpy_interp():
+    from multiscale.battery.spme_parameters import UniformLerp
+
+    rng = np.random.default_rng(3)
+    g = np.linspace(-2.0, 600.0, 2409)
+    y = np.sqrt(g + 3.0) + np.sin(g)
+    lut = UniformLerp(g, y)
+    assert lut.uniform
+    x = np.concatenate([rng.uniform(-50.0, 650.0, 500), g[:5], g[-5:], [g[0] - 1.0, g[-1] + 1.0]])
+    ref = np.interp(x, g, y)
+    np.testing.assert_allclose(lut(x), ref, rtol=0, atol=1e-12)
+    out, work, k = np.empty_like(x), np.empty_like(x), np.empty(x.shape, dtype=np.intp)
+    assert lut(x, out=out, work=work, index=k) is out
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+    view = np.stack([x, x, x], 1)[:, ::2]                     # strided input
+    np.testing.assert_allclose(lut(view), np.interp(view, g, y), rtol=0, atol=1e-12)
+    ng = np.concatenate([[0.0, 1e-3], np.linspace(0.01, 1.0, 50)])   # non-uniform: np.interp
+    assert not UniformLerp(ng, ng ** 2).uniform
+    np.testing.assert_allclose(UniformLerp(ng, ng ** 2)(x[:20] / 600.0), np.interp(x[:20] / 600.0, ng, ng ** 2))
+
+
+def test_pack_and_single_cell_paths_agree(tables):
+    """The vectorised (n > 1) and one-cell fast paths give the same states and outputs."""
+    socs = np.linspace(0.3, 0.9, 12)
+    pack = FastSPMe(tables=tables, n_cells=12, initial_soc=socs, current_hold="linear",
+                    capacity_scale=np.linspace(0.9, 1.1, 12), resistance_scale=np.linspace(1.1, 0.9, 12))
+    ones = [FastSPMe(tables=tables, initial_soc=s, current_hold="linear", capacity_scale=c, resistance_scale=r)
+            for s, c, r in zip(socs, np.linspace(0.9, 1.1, 12), np.linspace(1.1, 0.9, 12))]
+    cur = _pulses(6, 80)
+    for k, i in enumerate(cur):
+        dt = 7.0 if k % 17 == 0 else 1.0          # some sub-stepped (> NONLINEAR_STEP_S) steps
+        out = pack.step(i * np.ones(12), dt)
+        for j, one in enumerate(ones):
+            o1 = one.step(float(i), dt)
+            if k % 20 == 19:
+                for name in STATE_COLUMNS:
+                    assert out[name][j] == pytest.approx(o1[name][0], rel=1e-10, abs=1e-12)
+    for j, one in enumerate(ones):
+        np.testing.assert_allclose(pack.get_state()["X"][j], one.get_state()["X"][0], rtol=1e-10, atol=1e-13)
