@@ -142,6 +142,17 @@ def stage_cell(ctx: StageContext) -> dict:
                 1e3 * np.sqrt(np.mean(err[ok] ** 2)), "mV", None,
                 f"live: drive-like profile, {duration:.0f} s, exported parameters")
             out[f"{name}_completed_fraction"] = float(ok.mean())
+    if "hybrid" in res and "hybrid_spread" in res:
+        # the corrector ensemble's band: how wide, and how often the DFN falls inside it
+        h, s = res["hybrid"], res["hybrid_spread"]
+        ok = np.isfinite(h) & np.isfinite(s) & np.isfinite(dfn)
+        out["parameters"]["hybrid voltage 95 % band half-width (profile mean)"] = _param(
+            1e3 * 1.96 * float(np.mean(s[ok])), "mV", None,
+            "live: corrector ensemble spread σ, band ±1.96σ around the hybrid voltage")
+        out["parameters"]["DFN inside the hybrid 95 % band (fraction of samples)"] = _param(
+            float(np.mean(np.abs(h[ok] - dfn[ok]) <= 1.96 * s[ok])), "1", None,
+            "live: empirical coverage of the ensemble band on this profile (an ensemble spread is not a "
+            "calibrated interval; this says how far from calibrated it is)")
     if "hybrid" not in res:
         out["note"] = "hybrid SPMe not available (model not built or not shipped)"
     return out
