@@ -47,7 +47,14 @@ def config_id(atoms: Atoms, field_V_per_A: float, method: str) -> str:
     h.update(np.round(atoms.positions, 6).tobytes())
     h.update(np.round(np.array(atoms.cell), 6).tobytes())
     h.update(f"{float(field_V_per_A):.6f}|{method}".encode())
-    return h.hexdigest()[:16]
+    cid = h.hexdigest()[:16]
+    # ASE's database refuses a string value that parses as a number ("4071276836e70470" is
+    # 4.07e79): such ids get a "c" prefix; every other id stays the bare digest.
+    try:
+        float(cid)
+    except ValueError:
+        return cid
+    return "c" + cid
 
 
 def _results(calc) -> dict:

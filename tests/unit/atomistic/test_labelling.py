@@ -36,3 +36,24 @@ def test_label_resume_and_export(tmp_path):
 def test_missing_db(tmp_path):
     with pytest.raises(DataFileError, match="multiscale potential label"):
         load_dataset(tmp_path / "nope.db")
+
+
+def test_config_ids_never_parse_as_numbers(monkeypatch):
+    """A hex digest like '4071276836e70470' reads as a float; ASE's db would refuse to store it."""
+    import hashlib
+
+    from multiscale.atomistic import default_system
+    from multiscale.atomistic.labelling import config_id
+
+    class FakeHash:
+        def update(self, _):
+            pass
+
+        def hexdigest(self):
+            return "4071276836e70470" + "0" * 24
+
+    monkeypatch.setattr(hashlib, "sha1", lambda: FakeHash())
+    cid = config_id(default_system(0), 0.0, "GFN1-xTB")
+    assert cid == "c4071276836e70470"
+    with pytest.raises(ValueError):
+        float(cid)
