@@ -36,6 +36,10 @@ MACINNES_FLOOR = 0.05
 EXCHANGE_FLOOR_FRACTION = 0.02
 GUARD_VOLTAGE_LOW = 2.0
 GUARD_VOLTAGE_HIGH = 4.6
+#: Scalar variable added to the guarded SPMe: min over x of its electrolyte concentration. It goes
+#: below zero where the SPMe's uniform-reaction electrolyte depletes (the guard's regime); there the
+#: DFN's reaction front moves towards the separator, which no SPMe state resolves (see hybrid.py).
+MIN_ELECTROLYTE_VARIABLE = "Minimum electrolyte concentration [mol.m-3]"
 
 
 @contextlib.contextmanager
@@ -51,11 +55,15 @@ def _macinnes_floor(value: float):
 
 
 def guarded_spme_model():
-    """PyBaMM SPMe with the MacInnes (log c_e) argument floored at :data:`MACINNES_FLOOR`."""
+    """PyBaMM SPMe with the MacInnes (log c_e) argument floored at :data:`MACINNES_FLOOR`.
+
+    Adds the output :data:`MIN_ELECTROLYTE_VARIABLE` (does not change the solution)."""
     import pybamm
 
     with _macinnes_floor(MACINNES_FLOOR):
-        return pybamm.lithium_ion.SPMe()
+        model = pybamm.lithium_ion.SPMe()
+    model.variables[MIN_ELECTROLYTE_VARIABLE] = pybamm.min(model.variables["Electrolyte concentration [mol.m-3]"])
+    return model
 
 
 def guard_parameter_values(parameter_values):
