@@ -16,6 +16,11 @@ layer and batched in the deeper ones, so one step is three small matrix products
 form is checked against ``corrector.step_numpy(build_features(...))`` when the estimator is
 built, and the reference path is used instead if they ever differ.
 
+One cell stepped open loop with a scalar dt (the real-time path) runs as one numba-compiled
+call when numba is installed (:mod:`multiscale.battery.estimator_kernel`: SPMe step, outputs,
+memory, ensemble readout and the covariance prediction; the numpy path's operators and weights,
+its results to round-off, checked at construction). ``compiled=False`` or no numba: numpy.
+
 With ``measured_voltage_V`` an extended Kalman filter (:mod:`multiscale.battery.kalman`)
 corrects SOC, the current-sensor offset and the corrector memory. ``Estimator.state`` gives
 SOC, its variance, the out-of-envelope flag and status bits per cell.
@@ -271,12 +276,17 @@ class Estimator:
         Prior standard deviation of the current-sensor offset the filter estimates [A].
     parameter_values : pybamm.ParameterValues, optional
         Only with ``hybrid_model=None``.
+    compiled : bool
+        One cell: step open loop with the numba kernel of
+        :mod:`multiscale.battery.estimator_kernel` when numba is installed (default True; the
+        same results as the numpy path to round-off, checked at construction). ``False`` keeps
+        the numpy path.
     """
 
     def __init__(self, hybrid_model=None, n_cells: int = 1, *, initial_soc=1.0, ambient_temperature_K=298.15,
                  capacity_scale=None, resistance_scale=None, current_hold: str = "linear", initial_current_A=None,
                  initial_soc_std: float = 0.2, voltage_noise_V: float = 0.002, current_offset_std_A: float = 0.1,
-                 parameter_values=None):
+                 parameter_values=None, compiled: bool = True):
         from .kalman import SocKalmanFilter
 
         T = check_range("ambient_temperature_K", ambient_temperature_K, low=200.0, high=400.0)
@@ -317,6 +327,12 @@ class Estimator:
         Y, _ = self.spme.state_matrix(I0)
         v, vs, dv, sp, _ = self.hybrid_voltage(Y, 0.0, self.memory)
         self._last = (v, vs, dv, sp, I0)
+        # one cell, open loop, scalar dt: the compiled step (compiled and checked here, on copies)
+        self._kernel1 = None
+        if compiled and self._fast1:
+            from . import estimator_kernel
+
+            self._kernel1 = estimator_kernel.build(self)
 
     # -------------------------------------------------------------- model evaluation
     def _states_matrix(self, Y: np.ndarray) -> np.ndarray:
@@ -346,9 +362,19 @@ class Estimator:
         :class:`InputError` for NaN/inf current or voltage and dt ≤ 0; a state leaving
         [0, 1] SOC or the voltage limits is reported in ``state.status``, never as NaN.
         """
+        k1 = self._kernel1
+        if k1 is not None and measured_voltage_V is None and type(current_A) is float \
+                and type(dt_s) is float and math.isfinite(current_A) and math.isfinite(dt_s) and dt_s > 0.0:
+            v, vs, dv, sp = k1.step(current_A, dt_s)
+            self._last = (v, vs, dv, sp, current_A)
+            return v
         I = check_current(current_A, self.n_cells)
         dt = check_dt(dt_s, self.n_cells)
         if measured_voltage_V is None and self._fast1 and type(dt) is float:
+            if k1 is not None:
+                v, vs, dv, sp = k1.step(float(I[0]), dt)
+                self._last = (v, vs, dv, sp, I)
+                return v
             return self._step1(I, dt)
         if measured_voltage_V is None:
             I_true = I - self.filter.offset_A
