@@ -161,8 +161,10 @@ def diffusion_profile(positions, time_ps, cell, *, axis: int = 2, bin_edges=None
         c = as_cell_matrix(cell)
         c0 = c if c.ndim == 2 else c[0]
         pos = np.concatenate([ch.positions for ch in iter_chunks(pos, cell=cell, unwrap=True)])
-        z = pos[..., axis] % np.linalg.norm(c0[axis]) if np.allclose(c0, np.diag(np.diag(c0))) else pos[..., axis]
+        wrap_length = float(np.linalg.norm(c0[axis])) if np.allclose(c0, np.diag(np.diag(c0))) else None
+        z = pos[..., axis] % wrap_length if wrap_length else pos[..., axis]
     else:
+        wrap_length = None
         z = pos[..., axis]
     if bin_edges is None:
         bin_edges = np.linspace(z.min(), z.max() + 1e-9, int(n_bins) + 1)
@@ -221,6 +223,12 @@ def diffusion_profile(positions, time_ps, cell, *, axis: int = 2, bin_edges=None
     lags_ps = np.arange(max_lag + 1) * dt
     lo_face_reflecting = [bool(z.min() >= edges[k]) for k in range(nb)]
     hi_face_reflecting = [bool(z.max() < edges[k + 1]) for k in range(nb)]
+    if wrap_length and edges[0] <= 1e-9 * wrap_length and edges[-1] >= wrap_length * (1 - 1e-9):
+        # layers spanning the whole periodic box: the outer faces are the same periodic plane,
+        # open (not reflecting) as soon as an atom crosses it (last layer ↔ first layer)
+        crossed = np.any(((b[:-1] == 0) & (b[1:] == nb - 1)) | ((b[:-1] == nb - 1) & (b[1:] == 0)))
+        if crossed:
+            lo_face_reflecting[0] = hi_face_reflecting[nb - 1] = False
 
     rows = []
     for k in range(nb):

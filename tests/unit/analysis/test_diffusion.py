@@ -97,3 +97,17 @@ def test_bad_input():
         diffusion_profile(bad, np.arange(10.0), None)
     with pytest.raises(InputError, match="axis"):
         diffusion_profile(pos, np.arange(10.0), None, axis=3)
+
+
+def test_periodic_box_layers_have_no_reflecting_faces():
+    """Layers tiling a periodic box: the box faces are open, so the end layers' D⊥ is not inflated."""
+    rng = np.random.default_rng(8)
+    n_frames, n_atoms, d, dt, box = 1500, 600, 0.5, 0.02, 24.0
+    steps = rng.standard_normal((n_frames, n_atoms, 3)) * np.sqrt(2 * d * dt)
+    steps[0] = rng.random((n_atoms, 3)) * box
+    wrapped = np.cumsum(steps, axis=0) % box
+    df = diffusion_profile(wrapped, np.arange(n_frames) * dt, np.diag([box] * 3), bin_edges=np.linspace(0, box, 9),
+                           max_lag_ps=4.0)
+    assert not df["no data"].any()
+    d_perp = df["D_perpendicular [m2.s-1]"].to_numpy() / (d * 1e-8)
+    assert np.all(np.abs(d_perp - 1.0) < 0.15), d_perp
