@@ -19,7 +19,11 @@ built, and the reference path is used instead if they ever differ.
 One cell stepped open loop with a scalar dt (the real-time path) runs as one numba-compiled
 call when numba is installed (:mod:`multiscale.battery.estimator_kernel`: SPMe step, outputs,
 memory, ensemble readout and the covariance prediction; the numpy path's operators and weights,
-its results to round-off, checked at construction). ``compiled=False`` or no numba: numpy.
+its results to round-off, checked at construction). Packs with a scalar dt keep the batched
+BLAS products and numpy's SIMD tanh/arcsinh/log but run their elementwise and lookup passes as
+numba kernels (``FastSPMe(compiled=True)``, ``estimator_kernel.build_pack``; float32 readout with
+the biases folded into the products; voltages equal to the numpy pack path within 1e-6 V).
+``compiled=False`` or no numba: numpy.
 
 With ``measured_voltage_V`` an extended Kalman filter (:mod:`multiscale.battery.kalman`)
 corrects SOC, the current-sensor offset and the corrector memory. ``Estimator.state`` gives
@@ -40,6 +44,8 @@ from ..errors import InputError, check_range
 from .spme_fast import STATUS_VOLTAGE, FastSPMe, check_current, check_dt
 
 _FUSE_TOL = 1e-9
+#: Pre-activation of the constant hidden unit of the compiled pack readout: tanh(30) == 1 in float32.
+_UNIT_BIAS = 30.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ class FusedCorrector:
     (checked at construction; ``self.fused`` says whether the fast form is used).
     """
 
-    def __init__(self, corrector, ambient_temperature_K: float, nominal_capacity_Ah: float, *, seed: int = 0):
+    def __init__(self, corrector, ambient_temperature_K: float, nominal_capacity_Ah: float, *, seed: int = 0,
+                 compiled: bool = True):
         from .features import SPME_STATE_VARIABLES, build_features
 
         self.ref = corrector
@@ -112,6 +119,18 @@ class FusedCorrector:
         # packs: the first layer's inputs [states, memory] in one float32 product
         self.W0all32 = self.W0all.astype(np.float32)
         self.b0all32 = self.b0.astype(np.float32)
+        # packs with numba: biases folded into the products. The input row ends with 1 (the first
+        # layer's bias is one more weight row) and every hidden layer gets one more unit per member
+        # whose pre-activation is _UNIT_BIAS: tanh of it is exactly 1 (float32), so the next
+        # layer's bias is one more weight row too (no bias passes over the hidden states).
+        self._pack_inputs = None
+        if compiled:
+            from . import estimator_kernel
+
+            if estimator_kernel.AVAILABLE:
+                self._pack_inputs = estimator_kernel.pack_corrector_inputs
+                self._pack_stats = estimator_kernel.pack_ensemble_stats
+                self._build_augmented()
         nt = self.tau.size
         self._nt = nt
         self.fused = True
@@ -126,6 +145,28 @@ class FusedCorrector:
         self.fused1 = self.fused and all(np.allclose(a, b, rtol=_FUSE_TOL, atol=_FUSE_TOL)
                                          for a, b in zip((ref[0][:1], ref[1][:1], ref[2][:1]), one))
         self._feat = feat
+
+    def _build_augmented(self):
+        """float32 weights of the compiled pack readout (biases folded in, see ``__init__``)."""
+        k, h0 = self.k, self.hidden0
+        nin = self.W0all.shape[0]
+        W0 = np.zeros((nin + 1, k, h0 + 1))
+        W0[:nin, :, :h0] = self.W0all.reshape(nin, k, h0)
+        W0[nin, :, :h0] = self.b0.reshape(k, h0)
+        W0[nin, :, h0] = _UNIT_BIAS
+        self.W0aug32 = np.ascontiguousarray(W0.reshape(nin + 1, k * (h0 + 1)).astype(np.float32))
+        deep = []
+        last = len(self.deep_members64) - 1
+        for j, (W, b) in enumerate(self.deep_members64):        # (K, h, o), (K, 1, o), scale folded in
+            h, o = W.shape[1], W.shape[2]
+            oa = o + 1 if j < last else o
+            Wa = np.zeros((k, h + 1, oa))
+            Wa[:, :h, :o] = W
+            Wa[:, h, :o] = b[:, 0, :]
+            if j < last:
+                Wa[:, h, o] = _UNIT_BIAS
+            deep.append(np.ascontiguousarray(Wa.astype(np.float32)))
+        self.deep_aug32 = deep
 
     def memory_factor(self, dt):
         """a = exp(−dt/τ) for the memory filters (cached for scalar dt)."""
@@ -172,6 +213,20 @@ class FusedCorrector:
         new[:, :nt] = a * memory[:, :nt] + (1.0 - a) * c_rate[:, None]
         new[:, nt:] = a * memory[:, nt:] + (1.0 - a) * np.abs(c_rate)[:, None]
         return new
+
+    def _readout32(self, x):
+        """Member outputs (K, n) float32 [V] from the float32 input rows ``x`` = [states, memory, 1]
+        (compiled pack path: biases folded in, see ``__init__``)."""
+        n = x.shape[0]
+        h = np.matmul(x, self.W0aug32)                          # (n, K·(H + 1)): members side by side
+        np.tanh(h, out=h)
+        h = h.reshape(n, self.k, self.hidden0 + 1).transpose(1, 0, 2)   # (K, n, H + 1) view
+        last = len(self.deep_aug32) - 1
+        for j, W in enumerate(self.deep_aug32):
+            h = np.matmul(h, W)
+            if j < last:
+                np.tanh(h, out=h)
+        return h[:, :, 0]
 
     def readout(self, Y, memory):
         """Member outputs (n, K) [V] for states ``Y`` and (already updated) ``memory``.
@@ -239,6 +294,15 @@ class FusedCorrector:
     def step(self, Y, dt, memory):
         if not self.fused:
             return self.ref.step_numpy(self._feat(Y), dt, memory)
+        n = Y.shape[0]
+        if n > 8 and self._pack_inputs is not None and not isinstance(dt, np.ndarray):
+            # packs, compiled: memory update and the float32 input rows in one pass
+            new = np.empty_like(memory)
+            x = np.empty((n, Y.shape[1] + memory.shape[1] + 1), dtype=np.float32)
+            self._pack_inputs(Y, self.q, self.memory_factor(dt), memory, new, x)
+            mean, spread = np.empty(n), np.empty(n)
+            self._pack_stats(self._readout32(x), mean, spread)
+            return mean, spread, new
         new = self.update_memory(Y[:, 0] / self.q, dt, memory)
         out = self.readout(Y, new)
         mean = out @ self._avg_k
@@ -279,8 +343,9 @@ class Estimator:
     compiled : bool
         One cell: step open loop with the numba kernel of
         :mod:`multiscale.battery.estimator_kernel` when numba is installed (default True; the
-        same results as the numpy path to round-off, checked at construction). ``False`` keeps
-        the numpy path.
+        same results as the numpy path to round-off, checked at construction). Packs: the
+        compiled elementwise/lookup kernels of a scalar-dt step (same results to round-off).
+        ``False`` keeps the numpy paths.
     """
 
     def __init__(self, hybrid_model=None, n_cells: int = 1, *, initial_soc=1.0, ambient_temperature_K=298.15,
@@ -303,13 +368,13 @@ class Estimator:
                      "exchange_floor_mol_m3": robust_spme.EXCHANGE_FLOOR_FRACTION * c0}
         self.spme = FastSPMe(parameter_values, n_cells, initial_soc=initial_soc, ambient_temperature_K=T,
                              capacity_scale=capacity_scale, resistance_scale=resistance_scale,
-                             current_hold=current_hold, **guard)
+                             current_hold=current_hold, compiled=compiled, **guard)
         self.n_cells = self.spme.n_cells
         self.temperature_K = T
         tb = self.spme.tables
         self.nominal_capacity_Ah = tb.nominal_capacity_Ah
         if hybrid_model is not None:
-            self.corrector = FusedCorrector(hybrid_model.corrector, T, self.nominal_capacity_Ah)
+            self.corrector = FusedCorrector(hybrid_model.corrector, T, self.nominal_capacity_Ah, compiled=compiled)
             self.envelope = hybrid_model.envelope
             self.memory = hybrid_model.corrector.init_memory(self.n_cells)
         else:

@@ -21,8 +21,10 @@ from the numpy path are summation order and libm vs numpy SIMD ``exp``/``tanh``/
 (round-off, ~1e-15 V); :func:`build` checks the kernel against the numpy path on copies of the
 state and returns ``None`` (numpy path kept) if they ever differ by more than ``CHECK_TOL_V``.
 
-Packs stay on the batched numpy/BLAS path: per-cell compiled loops lose to the batched
-products there (a compiled D_e face lookup saved only ~4 % of a 1,000-cell step and was left out).
+Packs keep their dense products on BLAS and the transcendental functions on numpy's SIMD ufuncs;
+their elementwise and table-lookup passes run as the compiled pack kernels at the end of this
+module (:class:`PackKernels`, :func:`build_pack`: ~35 % off a 1,000-cell step, numbers of the
+numpy pack path to round-off).
 
 numba is optional: without it (``AVAILABLE`` is False) the estimator stays on numpy.
 The kernel is compiled once per process (``cache=False``: no cache files and no cache
@@ -535,3 +537,301 @@ def _agrees(est, k) -> bool:
         spme.set_state(st)
         spme._last_V = last_v
         est.memory, est.filter.P, est.filter.offset_A, est._last = mem, P, off, last
+
+
+# ================================================================ packs (many cells, scalar dt)
+# The elementwise and table-lookup parts of the batched numpy pack step, compiled; the dense
+# products stay on BLAS (``FastSPMe._substep_pack`` / ``_state_matrix_pack``,
+# ``FusedCorrector.step``) and the transcendental functions on numpy's SIMD ufuncs (arcsinh, log,
+# tanh: numba has no vectorised libm here). Each kernel reproduces the numpy operations it
+# replaces, operation by operation (``UniformLerp``'s lerp and clamping, ``numpy.interp``'s
+# bracket and slope), so the pack path gives the numpy path's numbers to round-off.
+# Table lookups are written out inside the loops: a jitted helper taking arrays costs reference
+# counting per call (more than the lookup itself), so helpers here run over whole arrays.
+if AVAILABLE:
+
+    @_jit
+    def _interp_many(xs, xp, fp, x0, inv_hb, bucket, out, subtract):
+        """out ← ``numpy.interp(xs, xp, fp)`` (``subtract``: out −= it) on any increasing grid: the
+        bracket from a bucket table (``bucket[b]`` = last grid index ≤ x₀ + b h), then bisection."""
+        n = xp.size
+        nb2 = bucket.size - 2
+        for k in range(xs.size):
+            x = xs[k]
+            if x != x:
+                v = x
+            elif x >= xp[n - 1]:
+                v = fp[n - 1]
+            elif x < xp[0]:
+                v = fp[0]
+            else:
+                b = min(max(int((x - x0) * inv_hb), 0), nb2)
+                lo = bucket[b]
+                hi = min(bucket[b + 1] + 1, n - 1)
+                while lo > 0 and xp[lo] > x:          # guards against round-off in the bucket index
+                    lo -= 1
+                while hi < n - 1 and xp[hi] <= x:
+                    hi += 1
+                while hi - lo > 1:
+                    mid = (lo + hi) >> 1
+                    if xp[mid] <= x:
+                        lo = mid
+                    else:
+                        hi = mid
+                if xp[lo] == x:
+                    v = fp[lo]
+                else:
+                    v = (fp[lo + 1] - fp[lo]) / (xp[lo + 1] - xp[lo]) * (x - xp[lo]) + fp[lo]
+            if subtract:
+                out[k] -= v
+            else:
+                out[k] = v
+
+    @_jit
+    def pack_faces(c, beta, gf, tde, de_ys, d_out):
+        """``d_out`` = (D_e(c_f) − D_e(c₀)) h ∇c at the faces of ``c`` (n, 3·ne) (``_substep_pack``);
+        ``tde`` = (x₀, 1/h, n − 1) of the uniform D_e table, ``de_ys`` its (value, slope) rows
+        (``UniformLerp``: NaN → the lower end, as ``np.fmax``)."""
+        x0, inv_h, top = tde[0], tde[1], tde[2]
+        nf = beta.size
+        for k in range(c.shape[0]):
+            ck = c[k]
+            dk = d_out[k]
+            for m in range(nf):
+                dc = ck[m + 1] - ck[m]
+                t = (dc * beta[m] + ck[m] - x0) * inv_h       # face value c_k + β (c_{k+1} − c_k)
+                if not t > 0.0:
+                    t = 0.0
+                if t > top:
+                    t = top
+                j = np.uint32(t)                            # t ≥ 0: no negative-index wraparound
+                t -= j
+                dk[m] = (de_ys[j, 1] * t + de_ys[j, 0]) * (dc * gf[m])
+
+    @_jit
+    def pack_advance(X, e, qa, qb, i0, i, same, M, e0, nonlin):
+        """``_substep_pack`` without the products, in place: X ← e X + (current terms) and, when
+        ``nonlin``, + ``M`` (the φ₁dt D_e(c) term, (n, me)) on the electrolyte modes from column
+        ``e0``. ``same``: current terms qa i (zero-order hold) else qa i₀ + qb i."""
+        n, ns = X.shape
+        for k in range(n):
+            row = X[k]
+            b = i[k]
+            if same:
+                for j in range(ns):
+                    row[j] = row[j] * e[j] + b * qa[j]
+            else:
+                a = i0[k]
+                for j in range(ns):
+                    row[j] = row[j] * e[j] + (a * qa[j] + b * qb[j])
+            if nonlin:
+                mk = M[k]
+                for j in range(mk.size):
+                    row[e0 + j] += mk[j]
+
+    @_jit
+    def pack_outputs(X, xs0, xs1, ns_surf, I, area, c, ne, ocx, ocn, ocp, ocb, toc, tg, gny, gns, gpy, gps,
+                     tf, fnys, fpys, fpcn, fpcp, floor, Y, A, L, ocv, i_out, s2):
+        """``_state_matrix_pack`` up to the transcendental functions: Y columns 0, 2–5; ``A``
+        (2, n, ne) = f(c_e)·(j/g) at the [negative, positive] electrode nodes (arcsinh pending),
+        ``L`` (2, n, ne) = max(c_e, floor) there (log pending), ``ocv``, ``i_out`` = I/area;
+        ``s2`` (2, n) work (clamped surface stoichiometries).
+
+        ``toc`` = (x₀, 1/h_bucket) of the OCP bucket table ``ocb``; ``tg``, ``tf`` = (x₀, 1/h,
+        n − 1) of the uniform 1/g and f tables (f: negative then positive; ``fnys``, ``fpys``
+        their (value, slope) rows)."""
+        n = X.shape[0]
+        for k in range(n):
+            row = X[k]
+            sn = 0.0
+            sp = 0.0
+            for j in range(ns_surf):         # the electrolyte rows of X_surf are zero
+                sn += row[j] * xs0[j]
+                sp += row[j] * xs1[j]
+            Y[k, 0] = I[k]
+            Y[k, 2] = sn
+            Y[k, 3] = sp
+            Y[k, 4] = row[0]
+            Y[k, 5] = row[1]
+            # np.minimum(np.maximum(s, 0), 1): NaN stays NaN
+            s2[0, k] = sn if sn != sn else (0.0 if sn < 0.0 else (1.0 if sn > 1.0 else sn))
+            s2[1, k] = sp if sp != sp else (0.0 if sp < 0.0 else (1.0 if sp > 1.0 else sp))
+            i_out[k] = I[k] / area[k]
+        _interp_many(s2[1], ocx, ocp, toc[0], toc[1], ocb, ocv, False)
+        _interp_many(s2[0], ocx, ocn, toc[0], toc[1], ocb, ocv, True)
+        gx0, gih, gtop = tg[0], tg[1], tg[2]
+        for e in range(2):
+            if e == 0:
+                gy, gs, fpc, fys, c0 = gny, gns, fpcn, fnys, 0
+            else:
+                gy, gs, fpc, fys, c0 = gpy, gps, fpcp, fpys, 2 * ne
+            fx0, fih, ftop = tf[3 * e], tf[3 * e + 1], tf[3 * e + 2]
+            se = s2[e]
+            Ae = A[e]
+            Le = L[e]
+            for k in range(n):
+                t = (se[k] - gx0) * gih
+                if not t > 0.0:
+                    t = 0.0
+                if t > gtop:
+                    t = gtop
+                j = np.uint32(t)
+                t -= j
+                r = (gs[j] * t + gy[j]) * (i_out[k] * fpc)      # j / g = 2 · j / (2 g)
+                ck = c[k]
+                ak = Ae[k]
+                lk = Le[k]
+                for m in range(ne):
+                    v = ck[c0 + m]
+                    t = (v - fx0) * fih
+                    if not t > 0.0:
+                        t = 0.0
+                    if t > ftop:
+                        t = ftop
+                    j = np.uint32(t)
+                    t -= j
+                    ak[m] = (fys[j, 1] * t + fys[j, 0]) * r
+                    lk[m] = floor if v < floor else v
+
+    @_jit
+    def pack_corrector_inputs(Y, q, a, memory, new, x):
+        """``FusedCorrector.step`` up to the products, per cell: the memory update
+        m ← a m + (1 − a) [c, |c|] (c = Y[:, 0]/q) into ``new`` and the first layer's float32
+        input row ``x`` = [Y, new memory, 1]."""
+        n, nv = Y.shape
+        nt = a.size
+        for k in range(n):
+            cr = Y[k, 0] / q
+            ac = abs(cr)
+            xr = x[k]
+            for j in range(nv):
+                xr[j] = Y[k, j]
+            mk = memory[k]
+            nk = new[k]
+            for j in range(nt):
+                v = mk[j] * a[j] + cr * (1.0 - a[j])
+                nk[j] = v
+                xr[nv + j] = v
+                v = mk[nt + j] * a[j] + ac * (1.0 - a[j])
+                nk[nt + j] = v
+                xr[nv + nt + j] = v
+            xr[nv + 2 * nt] = 1.0
+
+
+    @_jit
+    def pack_ensemble_stats(out, mean, spread):
+        """Ensemble mean and standard deviation (ddof 1) over the members of ``out`` (K, n)."""
+        K, n = out.shape
+        inv_k = 1.0 / K
+        inv_k1 = 1.0 / max(K - 1, 1)
+        for c in range(n):
+            m = 0.0
+            for j in range(K):
+                m += np.float64(out[j, c]) * inv_k
+            s = 0.0
+            for j in range(K):
+                d = np.float64(out[j, c]) - m
+                s += d * d * inv_k1
+            mean[c] = m
+            spread[c] = math.sqrt(s) if K > 1 else 0.0 * m
+
+    @_jit
+    def pack_predict(P, u0, abs_i, sigma_q, qb_dt):
+        """``SocKalmanFilter.predict_only`` for many cells, scalar dt: the [SOC, offset] block of
+        ``P`` (n, D, D) in place; ``u0`` = dt / (3600 Q) per cell."""
+        for c in range(P.shape[0]):
+            u = u0[c]
+            p01 = P[c, 0, 1]
+            p11 = P[c, 1, 1]
+            t = sigma_q * abs_i[c] * u
+            P[c, 0, 0] += 2.0 * u * p01 + u * u * p11 + t * t
+            P[c, 0, 1] = p01 + u * p11
+            P[c, 1, 0] = P[c, 0, 1]
+            P[c, 1, 1] = p11 + qb_dt
+
+
+def _uniform_params(lut):
+    """(x₀, 1/h, n − 1) of a uniform ``UniformLerp``."""
+    return lut._x0, lut._inv_h, lut._top
+
+
+def _bucket_table(xp, n_bucket=None):
+    """(x₀, 1/h, bucket) with ``bucket[b]`` the last index of ``xp`` ≤ x₀ + b h (b = 0 … n_b)."""
+    xp = np.asarray(xp, dtype=float)
+    nb = int(n_bucket or 2 * xp.size)
+    edges = np.linspace(xp[0], xp[-1], nb + 1)
+    bucket = np.clip(np.searchsorted(xp, edges, side="right") - 1, 0, xp.size - 1).astype(np.int64)
+    return np.array([xp[0], nb / (xp[-1] - xp[0])]), bucket
+
+
+class PackKernels:
+    """The compiled elementwise parts of a pack's step, bound to a :class:`FastSPMe` (n > 1).
+
+    Built by :func:`build_pack`; ``None`` there keeps the numpy pack path."""
+
+    def __init__(self, spme):
+        ms = spme._lam_s.size
+        if np.any(spme._X_surf[2 + ms:] != 0.0):
+            raise ValueError("X_surf has electrolyte rows")
+        gn, gp = spme._inv_g
+        fn, fp = spme._lut_f
+        if spme._same_f:
+            fp = fn
+        luts = [gn, gp, fn, fp] + ([spme._lut_De] if spme._nonlinear else [])
+        if not all(lut.uniform for lut in luts):
+            raise ValueError("a lookup table on a non-uniform grid")
+        if not np.array_equal(gn.x_grid, gp.x_grid):
+            raise ValueError("1/g tables on different grids")
+        self.xs0 = np.ascontiguousarray(spme._X_surf[:, 0])
+        self.xs1 = np.ascontiguousarray(spme._X_surf[:, 1])
+        self.ns_surf = 2 + ms
+        self.ocx = np.ascontiguousarray(spme._ocp_x)
+        self.ocn = np.ascontiguousarray(spme._ocp_n_y)
+        self.ocp = np.ascontiguousarray(spme._ocp_p_y)
+        self.toc, self.ocb = _bucket_table(self.ocx)
+        self.tg = np.array(_uniform_params(gn))
+        self.gny, self.gns, self.gpy, self.gps = gn.y_grid, gn._slope, gp.y_grid, gp._slope
+        self.tf = np.array(_uniform_params(fn) + _uniform_params(fp))
+        self.fnys = np.ascontiguousarray(np.column_stack([fn.y_grid, fn._slope]))
+        self.fpys = np.ascontiguousarray(np.column_stack([fp.y_grid, fp._slope]))
+        if spme._nonlinear:
+            de = spme._lut_De
+            self.tde = np.array(_uniform_params(de))
+            self.de_ys = np.ascontiguousarray(np.column_stack([de.y_grid, de._slope]))
+            self.beta, self.gf = spme._beta_face, spme._g_face
+        else:
+            self.tde = np.zeros(3)
+            self.de_ys = np.zeros((1, 2))
+            self.beta = self.gf = np.zeros(1)
+        self.nonlin = bool(spme._nonlinear)
+        n, ne = spme.n_cells, spme._n_e
+        self.A = np.empty((2, n, ne))
+        self.L = np.empty((2, n, ne))
+        self.s2 = np.empty((2, n))
+        self.ocv = np.empty(n)
+
+    def faces(self, c, d_out):
+        pack_faces(c, self.beta, self.gf, self.tde, self.de_ys, d_out)
+
+    def advance(self, X, e, qa, qb, i0, i, same, M, e0):
+        pack_advance(X, e, qa, qb, i0, i, same, M, e0, self.nonlin)
+
+    def outputs(self, spme, X, I, c, Y, i_out):
+        """Fills Y's columns 0, 2–5, ``self.A``, ``self.L``, ``self.ocv`` and ``i_out``."""
+        pack_outputs(X, self.xs0, self.xs1, self.ns_surf, I, spme.area_m2, c, spme._n_e, self.ocx, self.ocn,
+                     self.ocp, self.ocb, self.toc, self.tg, self.gny, self.gns, self.gpy, self.gps, self.tf,
+                     self.fnys, self.fpys, spme._fpc_n, spme._fpc_p, spme._ce_floor, Y, self.A,
+                     self.L, self.ocv, i_out, self.s2)
+
+
+def build_pack(spme):
+    """:class:`PackKernels` for a pack ``spme`` (constant electrode conductivities, uniform lookup
+    tables), or ``None`` (numba missing, or a layout the kernels do not cover: numpy path)."""
+    if not AVAILABLE or spme.n_cells < 2 or not spme._sigma_const:
+        return None
+    from numba.core.errors import NumbaError
+
+    try:
+        return PackKernels(spme)
+    except (ValueError, NumbaError):
+        return None

@@ -74,6 +74,12 @@ class SocKalmanFilter:
         self.P[:, 1, 1] = sb ** 2
         self.offset_A = np.zeros(n)
         self.last_innovation_V = np.zeros(n)
+        # packs whose SPMe runs compiled: the open-loop prediction as one compiled pass too
+        self._pack_predict = None
+        if n > 1 and getattr(estimator.spme, "_pk", None) is not None:
+            from .estimator_kernel import pack_predict
+
+            self._pack_predict = pack_predict
 
     # ------------------------------------------------------------------ prediction
     def _transition(self, I_meas, dt):
@@ -130,6 +136,9 @@ class SocKalmanFilter:
         dtv = dt if not isinstance(dt, np.ndarray) else np.asarray(dt)
         cap = self.est.spme.capacity_Ah
         u0 = dtv / (3600.0 * cap)
+        if self._pack_predict is not None and type(dt) is float and P.flags.c_contiguous:
+            self._pack_predict(P, u0, np.asarray(I_meas, dtype=float), self.sigma_q, self.q_b * dt)
+            return
         p11 = P[:, 1, 1]
         P[:, 0, 0] += 2.0 * u0 * P[:, 0, 1] + u0 * u0 * p11 + (self.sigma_q * np.abs(I_meas) * u0) ** 2
         P[:, 0, 1] += u0 * p11

@@ -199,6 +199,7 @@ class SPMeOperators:
         self._idx_el = np.concatenate([np.arange(ne), np.arange(2 * ne, 3 * ne)])   # electrode nodes
         # η_c weights on the electrode nodes only (zero in the separator)
         self._w_mac2 = np.concatenate([np.full(ne, -1.0 / ne), np.full(ne, 1.0 / ne)])
+        self._mean_c = np.full(ne, 1.0 / ne)          # the same average per electrode (packs, compiled)
         self._fpc_n, self._fpc_p = (float(v) for v in self._flux_per_current)
         self._R_s_f = float(self._R_s) if self._sigma_const else None
         if self._nonlinear:

@@ -89,13 +89,17 @@ class FastSPMe(SPMeOperators):
         Finite volumes per particle and per electrolyte sub-domain (PyBaMM default 20).
     tables : SPMeTables, optional
         Pre-built tables (skips PyBaMM evaluation; must be at ``ambient_temperature_K``).
+    compiled : bool
+        Packs (``n_cells`` > 1): run the elementwise and lookup parts of a scalar-dt step as
+        numba kernels (:func:`.estimator_kernel.build_pack`; the numpy path's numbers to
+        round-off) when numba is available (default True). ``False`` keeps the numpy path.
     """
 
     def __init__(self, parameter_values=None, n_cells: int = 1, *, initial_soc=1.0,
                  ambient_temperature_K: float = 298.15, capacity_scale=None, resistance_scale=None,
                  current_hold: str = "zero", macinnes_floor: float = PYBAMM_MACINNES_TOL,
                  exchange_floor_mol_m3: float | None = None, n_particle: int = 20,
-                 n_electrolyte: int = 20, tables: SPMeTables | None = None):
+                 n_electrolyte: int = 20, tables: SPMeTables | None = None, compiled: bool = True):
         if isinstance(n_cells, bool) or int(n_cells) != n_cells or n_cells < 1:
             raise InputError(f"n_cells = {n_cells!r} is out of range: must be an integer >= 1")
         if current_hold not in ("zero", "linear"):
@@ -124,6 +128,11 @@ class FastSPMe(SPMeOperators):
         self._build_particles(int(n_particle))
         self._build_electrolyte(int(n_electrolyte), exchange_floor_mol_m3)
         self._build_layout()
+        self._pk = None
+        if compiled and self.n_cells > 1:
+            from . import estimator_kernel
+
+            self._pk = estimator_kernel.build_pack(self)
         self._cache: dict = {}
         self.reset(initial_soc)
 
@@ -277,6 +286,18 @@ class FastSPMe(SPMeOperators):
         e, q1, q2, q12, p1e, Q2, Dm = self._propagators(dt_s)
         B = self._buf
         X = self._X
+        pk = self._pk
+        if pk is not None:     # compiled: the D_e(c) face fluxes in one pass, then X ← e X + terms in one
+            same = i0 is i
+            M = B["e"]
+            if self._nonlinear:
+                d = B["f2"]
+                pk.faces(self._c, d)                 # from c at the start of the step
+                np.matmul(d, Dm, out=M)
+            pk.advance(X, e, q1 if same else q12, q2, i0, i, same, M, self._sl_e.start)
+            ze = X[:, self._sl_e]
+            self._c = np.matmul(ze, self._Ve_T, out=self._c if self._c.flags.c_contiguous else None)
+            return
         X *= e
         if i0 is i:
             lin = np.multiply(i[:, None], q1, out=B["X"])
@@ -395,6 +416,30 @@ class FastSPMe(SPMeOperators):
     def _state_matrix_pack(self, I):
         """:meth:`state_matrix` of many cells: direct lookups on uniform grids, buffers, no fancy indexing."""
         n, ne = self.n_cells, self._n_e
+        pk = self._pk
+        if pk is not None:     # compiled lookups; arcsinh, log and the averages by numpy
+            Y = np.empty((n, 10))
+            i = np.empty(n)
+            pk.outputs(self, self._X, I, self._c, Y, i)
+            f = np.arcsinh(pk.A, out=pk.A)
+            eta = (f.reshape(2 * n, ne) @ self._mean_e).reshape(2, n)
+            Y[:, 6] = eta[0]
+            Y[:, 7] = eta[1]
+            lc = np.log(pk.L, out=pk.L)
+            lm = (lc.reshape(2 * n, ne) @ self._mean_c).reshape(2, n)
+            eta_c = np.subtract(lm[1], lm[0], out=lm[0])
+            eta_c *= self._chi_RT_F
+            Y[:, 8] = eta_c
+            d_phi_e = i * -self._R_e
+            Y[:, 9] = d_phi_e
+            d_phi_s = i * -self._R_s
+            V = Y[:, 1]
+            np.subtract(eta[1], eta[0], out=V)
+            V += pk.ocv
+            V += eta_c
+            V += self.resistance_scale * (d_phi_e + d_phi_s)
+            self._last_V = V
+            return Y, (d_phi_s, pk.ocv.copy())
         B = self._buf
         i = I / self.area_m2
         X = self._X
