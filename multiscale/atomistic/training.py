@@ -38,6 +38,11 @@ class TrainingSettings:
     weight_force: float = 1.0
     weight_charge: float = 10.0
     validation_fraction: float = 0.1
+    #: "random": a random fraction of configurations (neighbouring MD frames land on both sides,
+    #: so the validation error measures interpolation along the training trajectories);
+    #: "trajectory": whole trajectories (``info["task"]``) are held out, which measures
+    #: transfer to new molecular arrangements (needs several trajectories).
+    validation_split: str = "random"
     patience: int = 30
     seed: int = 0
     max_minutes: float = 30.0
@@ -49,6 +54,8 @@ class TrainingSettings:
             raise InputError(f"n_members = {self.n_members} must be >= {MIN_MEMBERS} for a deep ensemble")
         if not 0.0 < self.validation_fraction < 0.5:
             raise InputError(f"validation_fraction = {self.validation_fraction} must be in (0, 0.5)")
+        if self.validation_split not in ("random", "trajectory"):
+            raise InputError(f"validation_split = {self.validation_split!r} must be 'random' or 'trajectory'")
         for k in ("epochs", "batch_size"):
             if getattr(self, k) < 1:
                 raise InputError(f"{k} = {getattr(self, k)} must be >= 1")
@@ -140,9 +147,8 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         raise InputError(f"{len(atoms_list)} labelled configurations is too few to train (need >= 10)")
     torch.manual_seed(s.seed)
     rng = np.random.default_rng(s.seed)
-    order = rng.permutation(len(atoms_list))
-    n_val = max(1, int(round(s.validation_fraction * len(atoms_list))))
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    val_idx, train_idx = _split(atoms_list, s, rng)
+    n_val = len(val_idx)
     members = [FieldAwarePotential(descriptor=s.descriptor, network=s.network) for _ in range(s.n_members)]
     desc, elements = members[0].descriptor, members[0].elements
 
@@ -224,6 +230,23 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
                    best_validation_loss=[float(b) for b in best],
                    settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict()))
     return PotentialEnsemble(members), history
+
+
+def _split(atoms_list, s: TrainingSettings, rng) -> tuple[np.ndarray, np.ndarray]:
+    """(validation indices, training indices) by ``s.validation_split``."""
+    order = rng.permutation(len(atoms_list))
+    if s.validation_split == "random":
+        n_val = max(1, int(round(s.validation_fraction * len(atoms_list))))
+        return order[:n_val], order[n_val:]
+    tasks = np.array([str(a.info.get("task", "")) for a in atoms_list])
+    names = sorted(set(tasks))
+    if len(names) < 2 or "" in names:
+        raise InputError("validation_split = 'trajectory' needs every configuration to carry info['task'] "
+                         f"and at least 2 trajectories (found {len(names)})")
+    n_val_tasks = max(1, int(round(s.validation_fraction * len(names))))
+    val_tasks = set(np.asarray(names)[rng.permutation(len(names))[:n_val_tasks]])
+    is_val = np.isin(tasks, list(val_tasks))
+    return order[is_val[order]], order[~is_val[order]]
 
 
 def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings):

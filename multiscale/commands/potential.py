@@ -62,9 +62,12 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--batch-size", default=8, show_default=True, type=int)
 @click.option("--learning-rate", default=3e-3, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--validation-split", type=click.Choice(["random", "trajectory"]), default="random", show_default=True,
+              help="Hold out random configurations, or whole trajectories (transfer to new arrangements).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
-def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed, resume, quiet) -> None:
+def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed, validation_split, resume,
+          quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -73,7 +76,7 @@ def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_r
 
     torch.set_num_threads(1)
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
-                                learning_rate=learning_rate, seed=seed)
+                                learning_rate=learning_rate, seed=seed, validation_split=validation_split)
     settings.validate()
     frames = load_dataset(db_path, split="train")
     previous = _previous_commands(out_dir) if resume else []
@@ -82,7 +85,8 @@ def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_r
     meta = dict(reference=str(frames[0].info.get("method", "GFN1-xTB")), dataset=str(db_path), n_configurations=len(frames),
                 trained_fields_V_per_A=fields, history=hist, partial=False,
                 command=f"multiscale potential train --db {db_path} --out {out_dir} --members {members} "
-                        f"--epochs {epochs} --max-minutes {max_minutes} --seed {seed}" + (" --resume" if resume else ""))
+                        f"--epochs {epochs} --max-minutes {max_minutes} --seed {seed} --learning-rate {learning_rate}"
+                        f" --validation-split {validation_split}" + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)
     attach_core_repulsion(out_dir, frames)

@@ -78,3 +78,21 @@ def test_resume_continues_from_checkpoint(tmp_path):
     with pytest.raises(InputError, match="another architecture"):
         train_ensemble(frames, TrainingSettings(n_members=4, epochs=9, network=NetworkSettings(hidden=(4,))),
                        progress=False, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_trajectory_split_holds_out_whole_trajectories():
+    frames = _synthetic_frames(12)
+    for k, a in enumerate(frames):
+        a.info["task"] = f"traj{k % 4}"
+    s = TrainingSettings(n_members=4, epochs=2, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
+                         validation_fraction=0.25, validation_split="trajectory")
+    _, hist = train_ensemble(frames, s, progress=False)
+    val = set(hist["validation_config_ids"])
+    val_tasks = {a.info["task"] for a in frames if a.info["config_id"] in val}
+    assert len(val_tasks) == 1 and hist["n_validation"] == 3
+    with pytest.raises(InputError, match="validation_split"):
+        TrainingSettings(validation_split="by-moon").validate()
+    for a in frames:
+        a.info.pop("task")
+    with pytest.raises(InputError, match="info\\['task'\\]"):
+        train_ensemble(frames, s, progress=False)
