@@ -127,22 +127,38 @@ def main(argv=None) -> dict:
     else:
         out["speedup_vs_xtb"] = out["speedup_vs_xtb_60_atoms"]
 
-    # NVE drift at 0.5 fs
-    nve = max(held, key=lambda a: a.info["step"]).copy()  # the most relaxed held-out frame
+    # NVE drift at 0.5 fs, from the most relaxed held-out frame relaxed on the ML surface (a frame
+    # of the reference MD is not a low-force state of the model)
+    from multiscale.atomistic.md import relax
+    from multiscale.errors import InputError
+
+    nve = max(held, key=lambda a: a.info["step"]).copy()
     nve.calc = None
     calc.set(field_V_per_A=float(nve.info["field_V_per_A"]))
-    res = run_md(nve, calc, n_steps=args.nve_steps, timestep_fs=0.5, initial_temperature_K=300, seed=0,
-                 on_untrusted="flag")
-    out["nve_drift_meV_per_atom_per_ps"] = abs(res.drift_meV_per_atom_per_ps())
-    out["nve_simulated_ps"] = float(res.time_fs[-1] / 1000)
-    out["nve_untrusted_frames"] = res.n_untrusted
+    try:
+        relax(nve, calc)
+        res = run_md(nve, calc, n_steps=args.nve_steps, timestep_fs=0.5, initial_temperature_K=300, seed=0,
+                     on_untrusted="flag")
+        out["nve_drift_meV_per_atom_per_ps"] = abs(res.drift_meV_per_atom_per_ps())
+        out["nve_simulated_ps"] = float(res.time_fs[-1] / 1000)
+        out["nve_untrusted_frames"] = res.n_untrusted
+    except InputError as exc:   # the dynamics left the potential's domain: a failed target, reported
+        out["nve_drift_meV_per_atom_per_ps"] = None
+        out["nve_stopped"] = str(exc)
 
     # structure: Li–O carbonyl RDF vs reference xTB MD
     ref = reference_md_frames(db, field_V_per_A=0.0, temperature_K=300.0)
-    st = structure_comparison(calc, ref, n_steps=args.rdf_steps, timestep_fs=0.5, temperature_K=300.0)
-    out["structure"] = st
-    out["li_o_peak_shift_A"] = st["Li_O_carbonyl"]["peak_shift_A"]
-    out["li_o_cn_diff"] = st["Li_O_carbonyl"]["cn_diff"]
+    try:
+        st = structure_comparison(calc, ref, n_steps=args.rdf_steps, timestep_fs=0.5, temperature_K=300.0)
+        out["structure"] = st
+        out["li_o_peak_shift_A"] = st["Li_O_carbonyl"]["peak_shift_A"]
+        out["li_o_cn_diff"] = st["Li_O_carbonyl"]["cn_diff"]
+    except InputError as exc:
+        out["li_o_peak_shift_A"] = out["li_o_cn_diff"] = None
+        out["structure_stopped"] = str(exc)
+
+    def below(key):
+        return out[key] is not None and out[key] <= TARGETS[key]
 
     passed = {
         "heldout_force_rmse_meV_per_A": out["heldout_force_rmse_meV_per_A"] <= TARGETS["heldout_force_rmse_meV_per_A"],
@@ -150,9 +166,9 @@ def main(argv=None) -> dict:
             out["heldout_energy_rmse_meV_per_atom"] <= TARGETS["heldout_energy_rmse_meV_per_atom"],
         "atom_steps_per_s": out["atom_steps_per_s"] >= TARGETS["atom_steps_per_s"],
         "speedup_vs_xtb": out["speedup_vs_xtb"] >= TARGETS["speedup_vs_xtb"],
-        "nve_drift_meV_per_atom_per_ps": out["nve_drift_meV_per_atom_per_ps"] <= TARGETS["nve_drift_meV_per_atom_per_ps"],
-        "li_o_peak_shift_A": out["li_o_peak_shift_A"] <= TARGETS["li_o_peak_shift_A"],
-        "li_o_cn_diff": out["li_o_cn_diff"] <= TARGETS["li_o_cn_diff"],
+        "nve_drift_meV_per_atom_per_ps": below("nve_drift_meV_per_atom_per_ps"),
+        "li_o_peak_shift_A": below("li_o_peak_shift_A"),
+        "li_o_cn_diff": below("li_o_cn_diff"),
     }
     out["targets"] = TARGETS
     out["pass"] = passed

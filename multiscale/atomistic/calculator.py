@@ -63,11 +63,11 @@ class MLPotential(Calculator):
         self.min_distance_A = float(m.min_distance)
         self.core = None
         if self.info.get("pair_min_distance_A") is not None:
-            from .core_repulsion import CoreRepulsion
+            from .core_repulsion import DEFAULT_ONSET_FRACTION, CoreRepulsion
 
             self.core = CoreRepulsion(self.info["pair_min_distance_A"],
                                       stiffness_eV_per_A3=self.info.get("core_stiffness_eV_per_A3", 200.0),
-                                      onset_fraction=self.info.get("core_onset_fraction", 0.9))
+                                      onset_fraction=self.info.get("core_onset_fraction", DEFAULT_ONSET_FRACTION))
         d = ensemble.descriptor.settings
         self._graphs = GraphBuilder(self.elements, d.cutoff_A, d.angular_cutoff_A)
 

@@ -10,9 +10,10 @@ so the fit is untouched, and rises steeply below the data:
 
     E_core = Σ_{i<j} k · (s·r_ab − r_ij)³   for r_ij < s·r_ab,  0 otherwise,
 
-with r_ab the shortest a–b distance in the training set, s = ``onset_fraction`` (0.9: the
-wall starts 10 % inside the data, because a small training set's shortest contacts are not
-the physical ones — held-out reference MD comes closer) and k = ``stiffness_eV_per_A3``
+with r_ab the shortest a–b distance in the training set, s = ``onset_fraction`` (1: the wall
+starts at the edge of the data; 0.9 was tried and left too little braking distance before the
+unphysical-overlap guard at 0.85 × the shortest distance: an NVE run from a held-out frame
+collapsed a C–H bond through it) and k = ``stiffness_eV_per_A3``
 (200 eV/Å³: 0.2 eV at 0.1 Å inside, 6 eV/Å of force there). The term and its first two
 derivatives vanish at the onset (C², so NVE stays smooth). It is a guard, not physics: a
 configuration that needs it is still outside the data, and the calculator flags it
@@ -28,7 +29,7 @@ from ..errors import InputError
 #: Stiffness of the cubic wall [eV/Å³].
 DEFAULT_STIFFNESS_EV_PER_A3 = 200.0
 #: Where the wall starts, as a fraction of the shortest training distance of the pair.
-DEFAULT_ONSET_FRACTION = 0.9
+DEFAULT_ONSET_FRACTION = 1.0
 
 
 def pair_minimum_distances(frames, elements, cutoff_A: float) -> np.ndarray:

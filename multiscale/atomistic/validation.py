@@ -199,12 +199,15 @@ def reference_md_frames(db_path, *, field_V_per_A: float = 0.0, temperature_K: f
 
 def structure_comparison(calc, ref_frames, *, n_steps: int, timestep_fs: float = 0.5, temperature_K: float = 300.0,
                          sample_every: int = 5, seed: int = 0, progress: bool = False) -> dict:
-    """ML Langevin MD from the last reference frame; Li–O(carbonyl) and Li–F RDFs vs the reference frames."""
-    from .md import run_md
+    """ML Langevin MD from the last reference frame (relaxed on the ML surface first, see
+    :func:`multiscale.atomistic.md.relax`); Li–O(carbonyl) and Li–F RDFs vs the reference frames.
+    Raises :class:`OutOfDomainError` if the ML-MD leaves the potential's domain."""
+    from .md import relax, run_md
 
     start = ref_frames[-1].copy()
     start.calc = None
     calc.set(field_V_per_A=float(ref_frames[-1].info.get("field_V_per_A", 0.0)))
+    relax(start, calc)
     res = run_md(start, calc, n_steps=n_steps, timestep_fs=timestep_fs, ensemble="langevin",
                  temperature_K=temperature_K, friction_per_fs=0.02, interval=sample_every, on_untrusted="flag",
                  initial_temperature_K=temperature_K, seed=seed, keep_frames=True, progress=progress)
