@@ -63,11 +63,14 @@ class MLPotential(Calculator):
         self.min_distance_A = float(m.min_distance)
         self.core = None
         if self.info.get("pair_min_distance_A") is not None:
-            from .core_repulsion import DEFAULT_ONSET_FRACTION, CoreRepulsion
+            from .core_repulsion import DEFAULT_COVALENT_FRACTION, DEFAULT_ONSET_FRACTION, CoreRepulsion
 
             self.core = CoreRepulsion(self.info["pair_min_distance_A"],
                                       stiffness_eV_per_A3=self.info.get("core_stiffness_eV_per_A3", 200.0),
-                                      onset_fraction=self.info.get("core_onset_fraction", DEFAULT_ONSET_FRACTION))
+                                      onset_fraction=self.info.get("core_onset_fraction", DEFAULT_ONSET_FRACTION),
+                                      elements=self.elements,
+                                      covalent_fraction=self.info.get("core_covalent_fraction",
+                                                                      DEFAULT_COVALENT_FRACTION))
         d = ensemble.descriptor.settings
         self._graphs = GraphBuilder(self.elements, d.cutoff_A, d.angular_cutoff_A)
 

@@ -8,12 +8,15 @@ packing). Production potentials add a fixed repulsive baseline for the same reas
 ACE/MACE, pair tables in DeePMD). Here the baseline is zero on every training configuration,
 so the fit is untouched, and rises steeply below the data:
 
-    E_core = Σ_{i<j} k · (s·r_ab − r_ij)³   for r_ij < s·r_ab,  0 otherwise,
+    E_core = Σ_{i<j} k · (w_ab − r_ij)³   for r_ij < w_ab,  0 otherwise,
+    w_ab = min(s · r_ab, c · (R_a + R_b)),
 
-with r_ab the shortest a–b distance in the training set, s = ``onset_fraction`` (1: the wall
-starts at the edge of the data; 0.9 was tried and left too little braking distance before the
-unphysical-overlap guard at 0.85 × the shortest distance: an NVE run from a held-out frame
-collapsed a C–H bond through it) and k = ``stiffness_eV_per_A3``
+with r_ab the shortest a–b distance in the training set, R the covalent radii (ASE,
+Cordero et al. 2008), s = ``onset_fraction`` (1: never beyond the data) and c =
+``covalent_fraction`` (0.9: only where two atoms overlap more than a covalent bond would).
+The covalent cap matters because a small training set's shortest contacts are not physical
+limits: held-out reference MD brings e.g. H and B (training minimum 2.6 Å) much closer, and a
+wall at the data edge alone put eV/Å errors on those legitimate frames. k = ``stiffness_eV_per_A3``
 (200 eV/Å³: 0.2 eV at 0.1 Å inside, 6 eV/Å of force there). The term and its first two
 derivatives vanish at the onset (C², so NVE stays smooth). It is a guard, not physics: a
 configuration that needs it is still outside the data, and the calculator flags it
@@ -28,8 +31,10 @@ from ..errors import InputError
 
 #: Stiffness of the cubic wall [eV/Å³].
 DEFAULT_STIFFNESS_EV_PER_A3 = 200.0
-#: Where the wall starts, as a fraction of the shortest training distance of the pair.
+#: Where the wall starts, as a fraction of the shortest training distance of the pair ...
 DEFAULT_ONSET_FRACTION = 1.0
+#: ... and at most this fraction of the sum of the two covalent radii.
+DEFAULT_COVALENT_FRACTION = 0.9
 
 
 def pair_minimum_distances(frames, elements, cutoff_A: float) -> np.ndarray:
@@ -65,7 +70,9 @@ class CoreRepulsion:
     """E_core and its forces for one configuration's neighbour pairs (a full list: i→j and j→i)."""
 
     def __init__(self, pair_min_distance_A, *, stiffness_eV_per_A3: float = DEFAULT_STIFFNESS_EV_PER_A3,
-                 onset_fraction: float = DEFAULT_ONSET_FRACTION):
+                 onset_fraction: float = DEFAULT_ONSET_FRACTION, elements=None,
+                 covalent_fraction: float = DEFAULT_COVALENT_FRACTION):
+        """``elements``: atomic numbers of the matrix rows; without them there is no covalent cap."""
         r = np.asarray(pair_min_distance_A, dtype=float)
         if r.ndim != 2 or r.shape[0] != r.shape[1] or not np.all(np.isfinite(r)) or np.any(r < 0):
             raise InputError("pair_min_distance_A must be a square matrix of finite distances >= 0 [Å] "
@@ -78,6 +85,16 @@ class CoreRepulsion:
             raise InputError(f"onset_fraction = {onset_fraction} must be in (0, 1]")
         self.r_min = r
         self.r_wall = r * float(onset_fraction)
+        if elements is not None:
+            from ase.data import covalent_radii
+
+            if len(elements) != r.shape[0]:
+                raise InputError(f"elements has {len(elements)} entries for a {r.shape[0]}×{r.shape[0]} table")
+            if not 0.0 < covalent_fraction <= 2.0:
+                raise InputError(f"covalent_fraction = {covalent_fraction} must be in (0, 2]")
+            rc = np.array([covalent_radii[int(z)] for z in elements])
+            self.r_wall = np.minimum(self.r_wall, float(covalent_fraction) * (rc[:, None] + rc[None, :]))
+            self.r_wall[r == 0] = 0.0           # never-seen pairs: no wall
         self.k = float(stiffness_eV_per_A3)
 
     def closest_ratio(self, species, i, j, distances) -> tuple[float, int, bool]:

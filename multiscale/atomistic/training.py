@@ -311,7 +311,8 @@ def attach_core_repulsion(directory, frames, *, stiffness_eV_per_A3: float | Non
     weights are untouched. Returns the updated metadata."""
     from ase.data import chemical_symbols
 
-    from .core_repulsion import DEFAULT_ONSET_FRACTION, DEFAULT_STIFFNESS_EV_PER_A3, pair_minimum_distances
+    from .core_repulsion import (DEFAULT_COVALENT_FRACTION, DEFAULT_ONSET_FRACTION, DEFAULT_STIFFNESS_EV_PER_A3,
+                                 pair_minimum_distances)
 
     directory = Path(directory)
     ens, info = load_ensemble(directory)
@@ -322,6 +323,7 @@ def attach_core_repulsion(directory, frames, *, stiffness_eV_per_A3: float | Non
     meta["pair_min_distance_elements"] = [chemical_symbols[z] for z in m.elements]
     meta["core_stiffness_eV_per_A3"] = float(stiffness_eV_per_A3 or DEFAULT_STIFFNESS_EV_PER_A3)
     meta["core_onset_fraction"] = DEFAULT_ONSET_FRACTION
+    meta["core_covalent_fraction"] = DEFAULT_COVALENT_FRACTION
     info["meta"] = meta
     with atomic_path(directory / "ensemble.json") as tmp:
         tmp.write_text(json.dumps(info, indent=2, default=float))

@@ -80,3 +80,14 @@ def test_wall_starts_at_the_onset_fraction():
     for r, expected in ((1.85, 0.0), (1.8, 0.0), (1.7, 200.0 * 0.1 ** 3)):
         e, _ = core.energy_forces(sp, np.array([[0.0, 0, 0], [r, 0, 0]]), i, j, np.zeros((2, 3)))
         assert e == pytest.approx(expected, abs=1e-15)
+
+
+def test_covalent_cap_keeps_the_wall_inside_bonding_distances():
+    # H–B: a training minimum of 2.6 Å is no physical limit; the wall starts at 0.9 (R_H + R_B)
+    from ase.data import covalent_radii
+
+    core = CoreRepulsion(np.array([[0.0, 2.6], [2.6, 0.0]]), elements=(1, 5))
+    cap = 0.9 * (covalent_radii[1] + covalent_radii[5])
+    assert core.r_wall[0, 1] == pytest.approx(cap) and core.r_wall[0, 0] == 0.0
+    with pytest.raises(InputError, match="elements"):
+        CoreRepulsion(np.ones((2, 2)), elements=(1,))
