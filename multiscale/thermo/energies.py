@@ -46,7 +46,12 @@ def get_calculator(name: str):
         import torch
 
         torch.set_num_threads(1)
-        return CHGNetCalculator(use_device="cpu", on_isolated_atoms="ignore")
+        # CHGNet prints its banner with print(): keep stdout for results (tables, --json output)
+        import contextlib
+        import sys
+
+        with contextlib.redirect_stdout(sys.stderr):
+            return CHGNetCalculator(use_device="cpu", on_isolated_atoms="ignore")
     if key in ("gfn1-xtb", "gfn2-xtb"):
         from tblite.ase import TBLite
 
