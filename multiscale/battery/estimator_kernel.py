@@ -91,6 +91,21 @@ if AVAILABLE:
     _jit = njit(cache=False, nogil=True, error_model="numpy")
 
     @_jit
+    def _bisect_lerp(x, xp, fp, lo, hi):
+        """numpy.interp's value at x given a bracket xp[lo] ≤ x < xp[hi] (narrowed by bisection)."""
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if xp[mid] <= x:
+                lo = mid
+            else:
+                hi = mid
+        if xp[lo] == x:
+            return fp[lo]
+        # numpy's NaN recovery for infinite table values is left out (the tables are finite,
+        # see spme_parameters._table; the extra branch costs 8× in a loop of lookups)
+        return (fp[lo + 1] - fp[lo]) / (xp[lo + 1] - xp[lo]) * (x - xp[lo]) + fp[lo]
+
+    @_jit
     def _interp(x, xp, fp, inv_h):
         """``numpy.interp(x, xp, fp)`` for a scalar (same bracket and slope formula).
 
@@ -111,20 +126,8 @@ if AVAILABLE:
                 j -= 1
             while xp[j + 1] <= x:
                 j += 1
-        else:
-            lo, hi = 0, n - 1
-            while hi - lo > 1:
-                mid = (lo + hi) >> 1
-                if xp[mid] <= x:
-                    lo = mid
-                else:
-                    hi = mid
-            j = lo
-        if xp[j] == x:
-            return fp[j]
-        # numpy's NaN recovery for infinite table values is left out (the tables are finite,
-        # see spme_parameters._table; the extra branch costs 8× in a loop of lookups)
-        return (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]) * (x - xp[j]) + fp[j]
+            return _bisect_lerp(x, xp, fp, j, j + 1)
+        return _bisect_lerp(x, xp, fp, 0, n - 1)
 
     @_jit
     def _tanh(x):
@@ -572,16 +575,7 @@ if AVAILABLE:
                     lo -= 1
                 while hi < n - 1 and xp[hi] <= x:
                     hi += 1
-                while hi - lo > 1:
-                    mid = (lo + hi) >> 1
-                    if xp[mid] <= x:
-                        lo = mid
-                    else:
-                        hi = mid
-                if xp[lo] == x:
-                    v = fp[lo]
-                else:
-                    v = (fp[lo + 1] - fp[lo]) / (xp[lo + 1] - xp[lo]) * (x - xp[lo]) + fp[lo]
+                v = _bisect_lerp(x, xp, fp, lo, hi)
             if subtract:
                 out[k] -= v
             else:

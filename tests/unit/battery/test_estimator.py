@@ -121,13 +121,8 @@ def test_leaving_the_domain_is_flagged_never_nan(hybrid):
 
 
 def test_shipped_model_streaming_equals_simulate():
-    """The issue's 0.5 mV target on the shipped corrector (skipped if it is not shipped)."""
-    from multiscale.errors import DataFileError
-
-    try:
-        model = HybridSPMe.load()
-    except DataFileError:
-        pytest.skip("no shipped hybrid model in models/")
+    """The issue's 0.5 mV target on the shipped corrector (models/hybrid_chen2020 is shipped)."""
+    model = HybridSPMe.load()
     t, i = _profile(8, 300)
     df = model.simulate(t, i, ambient_temperature_K=288.15, initial_soc=0.7)
     est = model.estimator(1, initial_soc=0.7, ambient_temperature_K=288.15, initial_current_A=i[0])
