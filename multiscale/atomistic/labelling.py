@@ -23,7 +23,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from ..errors import DataFileError, check_range
+from ..errors import DataFileError, InputError, check_range
 from ..parallel import parallel_map
 
 log = logging.getLogger(__name__)
@@ -255,6 +255,34 @@ def load_dataset(db_path: str | Path, selection: Any = None, **select_kwargs) ->
         out.append(atoms)
     if not out:
         raise DataFileError(f"label database {path} has no rows matching {selection!r} {select_kwargs}")
+    return out
+
+
+def load_training_frames(db_paths, *, frame_stride: int = 1) -> list[Atoms]:
+    """The ``split=train`` rows of one or several label databases, every ``frame_stride``-th MD step.
+
+    Frames are kept when ``step % frame_stride == 0`` within their trajectory (``info['task']``), so
+    a stride keeps whole trajectories (the trajectory validation split still works). Trajectory
+    names must not repeat across databases: the same task in two files would be the same packing
+    counted twice (and would leak across a trajectory split).
+    """
+    if isinstance(db_paths, (str, Path)):
+        db_paths = [db_paths]
+    if int(frame_stride) < 1:
+        raise InputError(f"frame_stride = {frame_stride} must be >= 1")
+    resolved = [Path(d).resolve() for d in db_paths]
+    if len(set(resolved)) != len(resolved):
+        raise InputError(f"db_paths = {[str(d) for d in db_paths]} names a database twice; pass each once")
+    out: list[Atoms] = []
+    owner: dict[str, str] = {}
+    for path in db_paths:
+        for atoms in load_dataset(path, split="train"):
+            task = str(atoms.info.get("task", ""))
+            if task and owner.setdefault(task, str(path)) != str(path):
+                raise InputError(f"trajectory {task!r} is in both {owner[task]} and {path}; "
+                                 "pass each label database once")
+            if int(atoms.info.get("step", 0)) % int(frame_stride) == 0:
+                out.append(atoms)
     return out
 
 

@@ -3,7 +3,8 @@
 Integrators: velocity Verlet (NVE, ``ase.md.verlet.VelocityVerlet``) and Langevin (NVT,
 ``ase.md.langevin.Langevin``). Every ``interval`` steps a frame is written to an ASE
 trajectory with its energy, forces, charges and, in ``atoms.info``, the per-frame maximum
-σ_F = max_i σ_F,i [eV/Å] (DP-GEN's model deviation). When σ_F exceeds ``trust_eV_per_A``
+σ_F = max_i σ_F,i [eV/Å] (DP-GEN's model deviation) over the atoms that move (atoms held by
+``FixAtoms``, e.g. a frozen electrode, are left out). When σ_F exceeds ``trust_eV_per_A``
 (default 0.3 eV/Å, above the 0.05–0.15 DP-GEN "candidate" window) the run stops — or, with
 ``on_untrusted="flag"``, keeps going and counts the untrusted frames.
 """
@@ -99,11 +100,13 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
     series: dict[str, list] = dict(t=[], epot=[], etot=[], temp=[], sig=[])
     frames = []
     state = dict(untrusted=0, stop=False)
+    mobile = _mobile_atoms(atoms)  # σ_F of atoms held fixed (a frozen electrode) does not move anything
 
     def observe():
         calc = atoms.calc
         epot = atoms.get_potential_energy()
-        sig = float(np.max(calc.results.get("force_uncertainty", np.zeros(1))))
+        sig_i = np.asarray(calc.results.get("force_uncertainty", np.zeros(len(atoms))))
+        sig = float(np.max(sig_i[mobile])) if sig_i.shape == (len(atoms),) and mobile.any() else float(np.max(sig_i))
         series["t"].append(dyn.get_time() / units.fs)
         series["epot"].append(epot)
         series["etot"].append(epot + atoms.get_kinetic_energy())
@@ -137,6 +140,17 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
     return MDResult(np.array(series["t"]), np.array(series["epot"]), np.array(series["etot"]),
                     np.array(series["temp"]), np.array(series["sig"]), len(atoms), bool(state["stop"]),
                     int(state["untrusted"]), str(trajectory) if trajectory else None, frames)
+
+
+def _mobile_atoms(atoms) -> np.ndarray:
+    """Atoms not held by a ``FixAtoms`` constraint."""
+    from ase.constraints import FixAtoms
+
+    mobile = np.ones(len(atoms), dtype=bool)
+    for c in atoms.constraints:
+        if isinstance(c, FixAtoms):
+            mobile[c.get_indices()] = False
+    return mobile
 
 
 def relax(atoms, calculator=None, *, fmax_eV_per_A: float = 0.5, steps: int = 300, max_step_A: float = 0.05) -> dict:

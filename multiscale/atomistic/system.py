@@ -147,6 +147,37 @@ def default_system(seed: int = 0, *, size: str = "train") -> Atoms:
     raise InputError(f"size = {size!r} must be one of ['train', 'md']")
 
 
+def electrode_atoms(atoms: Atoms, *, bond_A: float = 1.6) -> np.ndarray:
+    """Boolean mask of the graphene electrode: carbons with three carbon neighbours within ``bond_A``.
+
+    Found from the geometry, not from tags (ASE's default tag is 0 for every atom), so it works
+    on any frame: in ethylene carbonate no carbon has more than one carbon neighbour.
+    """
+    from .neighbours import neighbour_list
+
+    z = atoms.numbers
+    nl = neighbour_list(atoms.positions, atoms.cell, atoms.pbc, bond_A)
+    cc = (z[nl.i] == 6) & (z[nl.j] == 6)
+    n_c = np.bincount(nl.i[cc], minlength=len(atoms))
+    return (z == 6) & (n_c == 3)
+
+
+def freeze_electrode(atoms: Atoms) -> int:
+    """Hold the graphene electrode fixed (``ase.constraints.FixAtoms``); returns the number frozen.
+
+    The electrode is rigid in ML-MD, as in constant-potential electrode MD: the GFN-xTB sheet of
+    the small training cell is metallic and its forces are not local, so the potential does not
+    learn them (see the model card); its interaction with the electrolyte it does learn.
+    Existing constraints are kept.
+    """
+    from ase.constraints import FixAtoms
+
+    mask = electrode_atoms(atoms)
+    if mask.any():
+        atoms.set_constraint(list(atoms.constraints) + [FixAtoms(mask=mask)])
+    return int(mask.sum())
+
+
 def _pack(molecules, rng, lx, ly, z_lo, height_A, max_tries):
     """Place rigid molecules one by one (random orientation and centre); None if it jams."""
     z_hi = z_lo + height_A

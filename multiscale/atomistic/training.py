@@ -3,7 +3,9 @@
 Loss of member m on a batch (weights w_E, w_F, w_Q; per-configuration bootstrap weights b_mc ~
 Exp(1), fixed per member, decorrelate the members beyond their random initialisation)::
 
-    L_m = Σ_c b_mc [ w_E ((E_c − E_c^ref)/N_c)² + w_F mean_i |F_i − F_i^ref|² + w_Q mean_i (q_i − q_i^ref)² ] / Σ_c b_mc
+    L_m = Σ_c b_mc [ w_E ((E_c − E_c^ref)/N_c)² + w_F mean_i a_i |F_i − F_i^ref|² + w_Q mean_i (q_i − q_i^ref)² ] / Σ_c b_mc
+
+(a_i = ``weight_force_electrode`` for graphene-electrode atoms, 1 otherwise.)
 
 Units: eV/atom, eV/Å, e. The descriptor and its analytic Jacobian are computed once per
 fixed mini-batch (float32 cache), so an epoch costs only the element networks. Early stopping
@@ -37,6 +39,12 @@ class TrainingSettings:
     weight_energy: float = 100.0
     weight_force: float = 1.0
     weight_charge: float = 10.0
+    #: weight of the graphene electrode's force errors relative to the other atoms'
+    #: (:func:`~multiscale.atomistic.system.electrode_atoms`). The GFN-xTB sheet of the small
+    #: periodic training cell is metallic, its forces are not local and no local model fits
+    #: them; a weight below 1 keeps them from pulling the shared carbon network away from the
+    #: electrolyte's carbons. ML-MD holds the electrode fixed (:func:`freeze_electrode`).
+    weight_force_electrode: float = 1.0
     validation_fraction: float = 0.1
     #: "random": a random fraction of configurations (neighbouring MD frames land on both sides,
     #: so the validation error measures interpolation along the training trajectories);
@@ -52,6 +60,8 @@ class TrainingSettings:
     def validate(self) -> None:
         if self.n_members < MIN_MEMBERS:
             raise InputError(f"n_members = {self.n_members} must be >= {MIN_MEMBERS} for a deep ensemble")
+        if not 0.0 <= self.weight_force_electrode <= 1.0:
+            raise InputError(f"weight_force_electrode = {self.weight_force_electrode} must be in [0, 1]")
         if not 0.0 < self.validation_fraction < 0.5:
             raise InputError(f"validation_fraction = {self.validation_fraction} must be in (0, 0.5)")
         if self.validation_split not in ("random", "trajectory"):
@@ -73,7 +83,9 @@ def _targets(atoms_list) -> dict:
 class _CachedBatch:
     """A fixed mini-batch: collated graph, descriptor + Jacobian (float32) and targets."""
 
-    def __init__(self, atoms_list, indices, descriptor, elements):
+    def __init__(self, atoms_list, indices, descriptor, elements, electrode_weight: float = 1.0):
+        from .system import electrode_atoms
+
         s = descriptor.settings
         graphs = [build_graph(a, elements, s.cutoff_A, s.angular_cutoff_A,
                               field_V_per_A=float(a.info.get("field_V_per_A", 0.0)), total_charge=0.0)
@@ -89,6 +101,8 @@ class _CachedBatch:
         self.targets = {k: v.float() for k, v in _targets(atoms_list).items()}
         self.indices = np.asarray(indices)
         self.atom_config = self.batch["batch"]
+        electrode = np.concatenate([electrode_atoms(a) for a in atoms_list])
+        self.force_weight = torch.from_numpy(np.where(electrode, electrode_weight, 1.0)).float()
 
     def features(self):
         """(G, Jacobian) in float32: members are trained in float32 and stored in float64."""
@@ -100,7 +114,7 @@ def _member_loss(model, cb: _CachedBatch, settings: TrainingSettings, weights: t
     t = cb.targets
     e_err = ((out["energy"] - t["energy"]) / t["n_atoms"]) ** 2
     f_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float32).index_add(
-        0, cb.atom_config, ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
+        0, cb.atom_config, cb.force_weight * ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
     q_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float32).index_add(
         0, cb.atom_config, (out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
     d_err = ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
@@ -153,7 +167,8 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     desc, elements = members[0].descriptor, members[0].elements
 
     def make_batches(idx):
-        return [_CachedBatch([atoms_list[k] for k in idx[b:b + s.batch_size]], idx[b:b + s.batch_size], desc, elements)
+        return [_CachedBatch([atoms_list[k] for k in idx[b:b + s.batch_size]], idx[b:b + s.batch_size], desc, elements,
+                             electrode_weight=s.weight_force_electrode)
                 for b in range(0, len(idx), s.batch_size)]
 
     train_batches = make_batches(np.sort(train_idx))

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -62,6 +63,60 @@ def errors_by_field(ensemble, frames) -> dict:
                       charge_e=float(np.sqrt(np.mean(dq**2))), dipole_eA=float(np.sqrt(np.mean(np.square(dm)))),
                       mean_sigma_f_meV_per_A=float(sig.mean() * 1e3))
     return res
+
+
+def force_errors_by_element(ensemble, frames) -> dict:
+    """Force RMSE per element [meV/Å] (and the reference force RMS), graphene carbon apart from molecular carbon.
+
+    Graphene carbons are those with three carbon neighbours within 1.6 Å. Keys: element symbols,
+    ``C_graphene``; values ``{"rmse_meV_per_A", "reference_rms_meV_per_A", "n_atoms"}``.
+    """
+    from ase.data import chemical_symbols
+
+    if not frames:
+        raise InputError("frames is empty; nothing to evaluate")
+    pred = predict_frames(ensemble, frames)
+    err: dict[str, list] = {}
+    ref: dict[str, list] = {}
+    for k, a in enumerate(frames):
+        labels = [chemical_symbols[z] for z in a.numbers]
+        nl = neighbour_list(a.positions, a.cell, a.pbc, 1.6)
+        for c in np.nonzero(a.numbers == 6)[0]:
+            if np.sum(a.numbers[nl.j[nl.i == c]] == 6) == 3:
+                labels[c] = "C_graphene"
+        d = pred[k]["forces"] - a.get_forces()
+        for i, lab in enumerate(labels):
+            err.setdefault(lab, []).append(d[i])
+            ref.setdefault(lab, []).append(a.get_forces()[i])
+    return {lab: dict(rmse_meV_per_A=float(np.sqrt(np.mean(np.square(err[lab]))) * 1e3),
+                      reference_rms_meV_per_A=float(np.sqrt(np.mean(np.square(ref[lab]))) * 1e3),
+                      n_atoms=len(err[lab]))
+            for lab in sorted(err)}
+
+
+def validation_frames(calc) -> list:
+    """The configurations a loaded potential held out for validation, from the databases it was trained on.
+
+    ``calc.info`` (the model's ``ensemble.json`` meta) names the databases (``dataset``: a path or a
+    list, relative to the data folder if not found as given) and the validation ``config_id``s.
+    Returns ``[]`` for a model that records neither.
+    """
+    from ..resources import data_path
+    from .labelling import load_dataset
+
+    meta = calc.info or {}
+    ids = set(meta.get("history", {}).get("validation_config_ids", []))
+    dbs = meta.get("dataset") or []
+    if isinstance(dbs, str):
+        dbs = [dbs]
+    out = []
+    for db in dbs:
+        path = Path(db)
+        if not path.is_file():
+            parts = path.parts
+            path = data_path(*parts[parts.index("data") + 1:]) if "data" in parts else path
+        out += [a for a in load_dataset(path, split="train") if a.info.get("config_id") in ids]
+    return out
 
 
 def carbonyl_oxygens(atoms) -> np.ndarray:
@@ -232,11 +287,10 @@ def run_protocol(db_path, model_name=None, *, rdf_steps: int = 0, response: bool
 
     calc = load_potential(model_name)
     ens = calc.ensemble
-    val_ids = set(calc.info.get("history", {}).get("validation_config_ids", []))
     train_rows = load_dataset(db_path, split="train")
     report: dict = dict(model=calc.model_name, reference=calc.reference)
-    if val_ids:
-        val = [a for a in train_rows if a.info.get("config_id") in val_ids]
+    val = validation_frames(calc)
+    if val:
         report["validation_errors_by_field"] = {str(k): v for k, v in errors_by_field(ens, val).items()}
     try:
         held = load_dataset(db_path, split="heldout")

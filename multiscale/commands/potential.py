@@ -54,7 +54,11 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 
 
 @command.command("train")
-@click.option("--db", "db_path", default=_DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_paths", default=(_DEFAULT_DB,), show_default=True, type=click.Path(dir_okay=False),
+              multiple=True, help="Label database(s); repeat to train on several (their train rows are pooled).")
+@click.option("--frame-stride", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Keep every n-th frame of each reference trajectory (neighbouring MD frames 1 fs apart "
+                   "carry little new information; a stride trades them for epochs).")
 @click.option("--out", "out_dir", default=_DEFAULT_MODEL_DIR, show_default=True, type=click.Path(file_okay=False))
 @click.option("--members", default=4, show_default=True, type=int)
 @click.option("--epochs", default=200, show_default=True, type=int)
@@ -64,29 +68,36 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--validation-split", type=click.Choice(["random", "trajectory"]), default="random", show_default=True,
               help="Hold out random configurations, or whole trajectories (transfer to new arrangements).")
+@click.option("--electrode-force-weight", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Weight of the graphene electrode's force errors (its xTB forces are not local; ML-MD freezes it).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
-def train(db_path, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed, validation_split, resume,
-          quiet) -> None:
+def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
+          validation_split, electrode_force_weight, resume, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
-    from ..atomistic.labelling import load_dataset
+    from ..atomistic.labelling import load_training_frames
     from ..atomistic.training import TrainingSettings, attach_core_repulsion, save_ensemble, train_ensemble
 
     torch.set_num_threads(1)
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
-                                learning_rate=learning_rate, seed=seed, validation_split=validation_split)
+                                learning_rate=learning_rate, seed=seed, validation_split=validation_split,
+                                weight_force_electrode=electrode_force_weight)
     settings.validate()
-    frames = load_dataset(db_path, split="train")
+    frames = load_training_frames(db_paths, frame_stride=frame_stride)
     previous = _previous_commands(out_dir) if resume else []
     ens, hist = train_ensemble(frames, settings, checkpoint_dir=out_dir, progress=not quiet, resume=resume)
     fields = sorted({round(float(a.info["field_V_per_A"]), 4) for a in frames})
-    meta = dict(reference=str(frames[0].info.get("method", "GFN1-xTB")), dataset=str(db_path), n_configurations=len(frames),
-                trained_fields_V_per_A=fields, history=hist, partial=False,
-                command=f"multiscale potential train --db {db_path} --out {out_dir} --members {members} "
-                        f"--epochs {epochs} --max-minutes {max_minutes} --seed {seed} --learning-rate {learning_rate}"
-                        f" --validation-split {validation_split}" + (" --resume" if resume else ""))
+    dbs = " ".join(f"--db {d}" for d in db_paths)
+    meta = dict(reference=str(frames[0].info.get("method", "GFN1-xTB")), dataset=[str(d) for d in db_paths],
+                frame_stride=frame_stride, n_configurations=len(frames), trained_fields_V_per_A=fields, history=hist,
+                partial=False,
+                command=f"multiscale potential train {dbs} --frame-stride {frame_stride} --out {out_dir} "
+                        f"--members {members} --epochs {epochs} --max-minutes {max_minutes} --seed {seed} "
+                        f"--batch-size {batch_size} --learning-rate {learning_rate}"
+                        f" --validation-split {validation_split} --electrode-force-weight {electrode_force_weight}"
+                        + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)
     attach_core_repulsion(out_dir, frames)

@@ -18,7 +18,10 @@ CALCULATOR_CHOICES = ("table", "emt", "chgnet", "gfn1-xtb", "gfn2-xtb")
 
 
 @click.command("screen")
-@click.argument("candidates", nargs=-1, required=True, type=click.Path())
+@click.argument("candidates", nargs=-1, type=click.Path())
+@click.option("--prototypes", default=None, type=click.Choice(["li-graphite"]),
+              help="Screen a built-in set of structures instead of CANDIDATES (li-graphite: graphite, LiC12, "
+                   "LiC6, Li; host C6) with --calculator.")
 @click.option("--calculator", default="table", show_default=True, type=click.Choice(CALCULATOR_CHOICES),
               help="'table': CANDIDATES is one CSV/JSON of formula + energy_eV; else an ASE calculator that "
                    "relaxes the structure files given as CANDIDATES.")
@@ -35,11 +38,15 @@ CALCULATOR_CHOICES = ("table", "emt", "chgnet", "gfn1-xtb", "gfn2-xtb")
               help="Dask workers for relaxations (0: serial).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 @quiet_option
-def command(candidates, calculator, out_dir, open_element, host, x_max, fmax_eV_A, max_steps, fixed_cell,
+def command(candidates, prototypes, calculator, out_dir, open_element, host, x_max, fmax_eV_A, max_steps, fixed_cell,
             n_workers, scheduler, quiet) -> None:
     """Formation energies, hull distances and stable voltage windows of CANDIDATES."""
     from ..thermo.screening import read_candidates_table, screen
 
+    if prototypes is not None and (candidates or calculator == "table"):
+        raise InputError("--prototypes replaces CANDIDATES and needs an ASE calculator (--calculator chgnet, ...)")
+    if prototypes is None and not candidates:
+        raise InputError("give CANDIDATES (structure files or one table) or --prototypes")
     if calculator == "table":
         if len(candidates) != 1:
             raise InputError(f"--calculator table takes one CSV/JSON file, got {len(candidates)} CANDIDATES")
@@ -50,7 +57,13 @@ def command(candidates, calculator, out_dir, open_element, host, x_max, fmax_eV_
         tables = [c for c in candidates if Path(c).suffix.lower() in (".csv", ".json")]
         if tables:
             raise InputError(f"{tables[0]!r} is a table of energies: use --calculator table, or give structure files")
-        structures = read_structures(candidates)
+        if prototypes is not None:
+            from ..thermo.prototypes import prototype_structures
+
+            structures, default_host = prototype_structures(prototypes)
+            host = host or default_host
+        else:
+            structures = read_structures(candidates)
         relaxations = relax_many(structures, calculator, n_workers=n_workers, scheduler=scheduler,
                                  progress=not quiet, fmax_eV_A=fmax_eV_A, max_steps=max_steps,
                                  relax_cell=not fixed_cell)

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from ..errors import DataFileError, InputError, NotBuiltError
+from ..units import angstrom_m
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def run_analysis(ctx) -> dict:
         for key in ("first_peak_r_A", "coordination_number"):
             structure[label][f"{key}_interval95"] = block_interval(
                 [b[key] for b in per_block if b["shell_found"]], m[key])
-        ax.plot(rdf["r"], rdf["g(r)"], label=f"F = {label} V/Å")
+        ax.plot(np.asarray(rdf["r"]) / angstrom_m, rdf["g(r)"], label=f"F = {label} V/Å")  # results are SI (m)
     ax.set_xlabel("r [Å]")
     ax.set_ylabel("g_Li–O(r)")
     ax.legend()

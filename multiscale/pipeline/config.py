@@ -31,6 +31,8 @@ SCHEMA = {
         "parameter_set": Field(str, "Chen2020", choices=("Chen2020",)),
         "initial_soc": Field(float, 0.9, low=0.0, high=1.0),
         "profile_duration_s": Field(float, 1800.0, low=10.0, high=86400.0),
+        "negative_ocp": Field(str, "base", choices=("base", "hull"),
+                              help="'hull': the cell uses the Li-graphite hull OCP; 'base': the base set's (reported)"),
     },
 }
 

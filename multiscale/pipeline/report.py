@@ -14,6 +14,12 @@ tr.nb td{color:#a33}figure{display:inline-block;margin:.5em;max-width:46%}img{ma
 .small{color:#666;font-size:.9em}"""
 
 
+# After load, the body records how many figures decoded (read back by render_check in a headless browser).
+_LOAD_PROBE = ("window.addEventListener('load',function(){var i=document.images,n=0;"
+               "for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0)n++;}"
+               "document.body.setAttribute('data-images-loaded',n+'/'+i.length);});")
+
+
 def _figure_tags(out_dir: Path) -> str:
     folder = out_dir / "figures"
     figs = sorted(folder.glob("*.png")) if folder.is_dir() else []
@@ -65,5 +71,6 @@ and provenance ("live": computed in this run; "shipped": from data/ made by the 
 <table><tr><th>stage</th><th>status</th><th>wall time [s]</th><th>note</th></tr>{''.join(stage_rows)}</table>
 <h2>Figures</h2>{_figure_tags(out_dir)}
 <h2>Configuration</h2><pre>{html.escape(json.dumps(summary['config'], indent=2))}</pre>
+<script>{_LOAD_PROBE}</script>
 </body></html>
 """

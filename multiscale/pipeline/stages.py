@@ -89,8 +89,56 @@ def stage_continuum(ctx: StageContext) -> dict:
             "over the layers' D∥ with their block errors")
         out["interface_transport"] = {k: np.asarray(v).tolist() for k, v in tr.items()}
     else:
-        why = ctx.results.get("analysis", {}).get("note", "the analysis stage did not run")
+        analysis = ctx.results.get("analysis")
+        why = (analysis or {}).get("note") or ("the analysis stage did not run" if analysis is None
+                                               else "the analysis stage produced no D(z), φ(z) profile")
         out["note"] = f"Nernst–Planck with atomistic D(z), φ(z) skipped: {why}"
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+def stage_thermo(ctx: StageContext) -> dict:
+    """Li_xC₆ OCP from the convex hull of the shipped Li–graphite energies, with a Monte Carlo interval;
+    compared with the base set's graphite OCP. Exported into the cell when ``cell.negative_ocp = "hull"``."""
+    from ..resources import data_path
+    from ..thermo.screening import read_candidates_table
+    from .thermo_stage import (ENERGY_ERROR_EV_PER_ATOM, HULL_DATASET, THETA_PROBES, base_ocp, hull_ocp,
+                               hull_ocp_interval, plot_ocp)
+
+    cfg = ctx.config
+    entries = read_candidates_table(data_path(HULL_DATASET, "energies.csv"))
+    prof = hull_ocp(entries)
+    mc = hull_ocp_interval(entries, n_draws=100 if cfg["run"]["fast"] else 400, seed=cfg["run"]["seed"])
+    theta_tab, v_tab = prof.ocp_table(step_width=0.05)
+    base_name = cfg["cell"]["parameter_set"]
+    theta = np.linspace(0.02, 0.98, 97)
+    v_hull = np.interp(theta, theta_tab, v_tab)
+    v_base = base_ocp(base_name, theta)
+    gap = float(np.mean(v_hull - v_base))
+    mid = [prof.voltage_at(t) for t in THETA_PROBES]
+    band = {"theta": list(THETA_PROBES), "mid": mid,
+            "err": [[m - lo for m, lo in zip(mid, mc["low"][:2])], [hi - m for m, hi in zip(mid, mc["high"][:2])]]}
+    plot_ocp(theta, v_hull, v_base, base_name, ctx.figures_dir / "negative_ocp.png", band=band)
+    prov = (f"live: convex hull of shipped CHGNet energies (data/{HULL_DATASET}: graphite, LiC12, LiC6, Li), "
+            f"interval: Monte Carlo over a {1e3 * ENERGY_ERROR_EV_PER_ATOM:.0f} meV/atom energy error per phase "
+            f"({mc['n_draws']} draws; independent per phase, an upper bound: errors of similar phases are correlated)")
+    params = {f"Li_xC6 hull OCP at θ = {t}": {"value": float(m), "unit": "V", "provenance": prov,
+                                                "interval95": [float(lo), float(hi)]}
+              for t, m, lo, hi in zip(THETA_PROBES, mid, mc["low"], mc["high"])}
+    params["Li_xC6 hull OCP mean over θ ∈ [0, 1]"] = {
+        "value": prof.average_voltage_V(), "unit": "V", "provenance": prov,
+        "interval95": [float(mc["low"][-1]), float(mc["high"][-1])]}
+    params[f"Hull OCP minus {base_name} graphite OCP (mean over θ ∈ [0.02, 0.98])"] = {
+        "value": gap, "unit": "V", "provenance": f"live: hull profile vs base set {base_name}; a GGA-trained "
+        "potential without dispersion over-binds Li in graphite"}
+    out = {"voltage_profile": prof.to_dict(), "ocp_table": {"theta": theta_tab.tolist(), "V": v_tab.tolist()},
+           "parameters": params, "used_in_cell": cfg["cell"]["negative_ocp"] == "hull"}
+    if out["used_in_cell"]:
+        out["derived"] = [{"pybamm_name": "Negative electrode OCP [V]", "unit": "V",
+                           "value": {"x": theta_tab.tolist(), "y": v_tab.tolist()}, "provenance": prov}]
+    else:
+        out["note"] = (f"the cell keeps the base set's graphite OCP (cell.negative_ocp = 'base'): the hull OCP is "
+                       f"{gap:+.2f} V from it on average; set cell.negative_ocp = 'hull' to use it")
     return out
 
 
@@ -163,6 +211,7 @@ STAGES: list[Stage] = [
     Stage("analysis", "RDF, D(z), φ(z) from the trajectories", stage_analysis),
     Stage("reactions", "charge-transfer coefficient α from E_a(φ)", stage_reactions),
     Stage("continuum", "PB capacitance with interval, Nernst–Planck with D(z), φ(z)", stage_continuum),
+    Stage("thermo", "negative-electrode OCP from the Li–graphite convex hull", stage_thermo),
     Stage("export", "derived parameters → PyBaMM (BPX)", stage_export),
     Stage("cell", "PyBaMM DFN, SPMe and hybrid SPMe on a drive-like profile", stage_cell),
 ]

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from ..errors import DataFileError, InputError
 from ..io import atomic_path, atomic_write_text
+from .composition import formula_string
 from .entries import Entry, as_entry
 from .grand_potential import stability_windows
 from .phase_diagram import PhaseDiagram
@@ -83,8 +84,9 @@ class ScreenResult:
     voltage_profile: VoltageProfile | None = None
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write ``screen.csv``, ``phase_diagram.json``, ``hull.png`` (+ ``voltage_profile.*``)."""
+        """Write ``screen.csv``, ``energies.csv``, ``phase_diagram.json``, ``hull.png`` (+ ``voltage_profile.*``)."""
         import matplotlib
+        import pandas as pd_
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
@@ -99,7 +101,15 @@ class ScreenResult:
         with atomic_path(paths["hull_plot"]) as tmp:
             ax.figure.savefig(tmp, dpi=120, bbox_inches="tight")
         plt.close(ax.figure)
+        paths["energies"] = out / "energies.csv"  # formula, energy_eV, name: re-screen with --calculator table
+        energies = pd_.DataFrame({"formula": [formula_string(e.composition) for e in self.phase_diagram.entries],
+                                  "energy_eV": [e.energy_eV for e in self.phase_diagram.entries],
+                                  "name": [e.name for e in self.phase_diagram.entries]})
+        with atomic_path(paths["energies"]) as tmp:
+            energies.to_csv(tmp, index=False)
         if self.voltage_profile is not None:
+            paths["voltage_profile_json"] = out / "voltage_profile.json"
+            atomic_write_text(paths["voltage_profile_json"], json.dumps(self.voltage_profile.to_dict(), indent=1))
             paths["voltage_profile"] = out / "voltage_profile.csv"
             with atomic_path(paths["voltage_profile"]) as tmp:
                 self.voltage_profile.to_dataframe().to_csv(tmp, index=False)

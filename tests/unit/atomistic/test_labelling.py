@@ -57,3 +57,37 @@ def test_config_ids_never_parse_as_numbers(monkeypatch):
     assert cid == "c4071276836e70470"
     with pytest.raises(ValueError):
         float(cid)
+
+
+def _write_rows(db, task, steps):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.db import connect
+
+    with connect(str(db)) as con:
+        for step in steps:
+            a = molecule("H2O")
+            a.center(vacuum=3.0)
+            a.calc = SinglePointCalculator(a, energy=float(step), forces=np.zeros((3, 3)), charges=np.zeros(3),
+                                           dipole=np.zeros(3))
+            con.write(a, split="train", task=task, step=step, field_V_per_A=0.0, config_id=f"c{task}{step}")
+
+
+def test_training_frames_from_several_databases(tmp_path):
+    from multiscale.atomistic.labelling import load_training_frames
+    from multiscale.errors import InputError
+
+    _write_rows(tmp_path / "a.db", "t1", range(6))
+    _write_rows(tmp_path / "b.db", "t2", range(4))
+    frames = load_training_frames([tmp_path / "a.db", tmp_path / "b.db"], frame_stride=2)
+    assert [(a.info["task"], a.info["step"]) for a in frames] == [("t1", 0), ("t1", 2), ("t1", 4), ("t2", 0),
+                                                                  ("t2", 2)]
+    assert len(load_training_frames(tmp_path / "a.db")) == 6
+    with pytest.raises(InputError, match="twice"):
+        load_training_frames([tmp_path / "a.db", tmp_path / "a.db"])
+    import shutil
+
+    shutil.copy(tmp_path / "a.db", tmp_path / "c.db")
+    with pytest.raises(InputError, match="'t1' is in both"):
+        load_training_frames([tmp_path / "a.db", tmp_path / "c.db"])
+    with pytest.raises(InputError, match="frame_stride"):
+        load_training_frames(tmp_path / "a.db", frame_stride=0)

@@ -23,3 +23,15 @@ def test_md_cell_and_bad_size():
     assert len(b) == 300
     with pytest.raises(InputError, match="size"):
         default_system(size="huge")
+
+
+def test_electrode_atoms_are_the_graphene_sheet_only():
+    """Found from geometry: the 24 sheet carbons of the training cell, none of the EC carbons."""
+    from multiscale.atomistic.system import electrode_atoms
+
+    a = default_system(3)
+    mask = electrode_atoms(a)
+    assert mask.sum() == 24
+    np.testing.assert_array_equal(mask, a.get_tags() == 0)
+    big = default_system(0, size="md")
+    assert electrode_atoms(big).sum() == 128

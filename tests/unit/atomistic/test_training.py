@@ -96,3 +96,32 @@ def test_trajectory_split_holds_out_whole_trajectories():
         a.info.pop("task")
     with pytest.raises(InputError, match="info\\['task'\\]"):
         train_ensemble(frames, s, progress=False)
+
+
+def test_electrode_force_weight_scales_only_the_sheet_term():
+    """With weight 0 the electrode's force labels do not enter the loss; the electrolyte's do."""
+    from multiscale.atomistic.model import FieldAwarePotential
+    from multiscale.atomistic.system import electrode_atoms
+    from multiscale.atomistic.training import _CachedBatch, _member_loss
+
+    frames = _synthetic_frames(2)
+    sheet = electrode_atoms(frames[0])
+    model = FieldAwarePotential(network=NetworkSettings(hidden=(8,))).float()  # as in training
+    s = TrainingSettings(weight_force_electrode=0.0)
+
+    def loss(fr):
+        cb = _CachedBatch(fr, np.arange(len(fr)), model.descriptor, model.elements, electrode_weight=0.0)
+        assert cb.force_weight.sum() == len(fr) * (len(fr[0]) - sheet.sum())
+        return _member_loss(model, cb, s, torch.ones(len(fr)), train=False)[0].item()
+
+    base = loss(frames)
+    for mask, changes in ((sheet, False), (~sheet, True)):
+        moved = [a.copy() for a in frames]
+        for a, b in zip(frames, moved):
+            f = a.get_forces().copy()
+            f[mask] += 1.0
+            b.calc = SinglePointCalculator(b, energy=a.get_potential_energy(), forces=f, **{
+                k: a.calc.results[k] for k in ("charges", "dipole")})
+        assert (abs(loss(moved) - base) > 1e-3) is changes
+    with pytest.raises(InputError, match="weight_force_electrode"):
+        TrainingSettings(weight_force_electrode=2.0).validate()

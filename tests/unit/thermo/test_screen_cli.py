@@ -89,3 +89,44 @@ def test_screen_wrong_usage(tmp_path, capsys):
     assert code == 2 and "table of energies" in err
     code, _, err = run_cli(["screen", str(tmp_path / "missing.csv")], capsys)
     assert code != 0 and "does not exist" in err
+
+
+def test_energies_table_round_trips(tmp_path, capsys):
+    """energies.csv keeps whole-cell formulas with their energies: re-screening it gives the same profile."""
+    (tmp_path / "c.csv").write_text(TABLE)
+    out, again = tmp_path / "out", tmp_path / "again"
+    assert run_cli(["screen", str(tmp_path / "c.csv"), "--out", str(out), "--host", "CoO2"], capsys)[0] == 0
+    energies = pd.read_csv(out / "energies.csv")
+    assert energies.set_index("formula").loc["LiCo2O4", "energy_eV"] == pytest.approx(-47.33)
+    assert run_cli(["screen", str(out / "energies.csv"), "--out", str(again), "--host", "CoO2"], capsys)[0] == 0
+    a = json.loads((out / "voltage_profile.json").read_text())
+    assert a == json.loads((again / "voltage_profile.json").read_text())
+    assert a["voltages_V"] == pytest.approx([4.2, 3.8])
+
+
+def test_li_graphite_prototypes():
+    """Experimental structures: AB graphite, Li over hexagon centres in LiC6/LiC12 (no C closer than 2.2 Å)."""
+    import numpy as np
+
+    from multiscale.thermo.prototypes import li_graphite_phases, prototype_structures
+
+    phases = dict(li_graphite_phases())
+    assert {k: v.get_chemical_formula() for k, v in phases.items()} == {
+        "graphite": "C4", "LiC12": "C12Li", "LiC6": "C6Li", "Li (bcc)": "Li"}
+    for name in ("graphite", "LiC6", "LiC12"):
+        d = phases[name].get_all_distances(mic=True)
+        c = phases[name].numbers == 6
+        cc = d[np.ix_(c, c)][~np.eye(c.sum(), dtype=bool)]
+        assert cc.min() == pytest.approx(2.46 / np.sqrt(3), abs=1e-6)  # C–C bond 1.42 Å
+        if name != "graphite":
+            li = phases[name].numbers == 3
+            assert d[np.ix_(li, c)].min() > 2.2
+    assert phases["LiC6"].cell.cellpar()[2] == pytest.approx(3.70)
+    assert prototype_structures("li-graphite")[1] == "C6"
+
+
+def test_prototypes_need_a_calculator(tmp_path, capsys):
+    code, _, err = run_cli(["screen", "--prototypes", "li-graphite", "--out", str(tmp_path)], capsys)
+    assert code != 0 and "--prototypes" in err
+    code, _, err = run_cli(["screen", "--out", str(tmp_path)], capsys)
+    assert code != 0 and "CANDIDATES" in err
