@@ -138,8 +138,11 @@ def main(argv=None) -> dict:
     from multiscale.atomistic.md import relax
     from multiscale.errors import InputError
 
+    from multiscale.atomistic.system import freeze_electrode
+
     nve = max(held, key=lambda a: a.info["step"]).copy()
     nve.calc = None
+    freeze_electrode(nve)  # rigid electrode, as in every ML-MD of the package
     calc.set(field_V_per_A=float(nve.info["field_V_per_A"]))
     try:
         relax(nve, calc)

@@ -116,8 +116,13 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
         atoms.info["trusted"] = sig <= trust_eV_per_A
         if traj is not None:
             traj.write(atoms)
-        if keep_frames:
-            frames.append(atoms.copy())
+        if keep_frames:  # a copy drops the calculator: keep what it computed with the frame
+            from ase.calculators.singlepoint import SinglePointCalculator
+
+            frame = atoms.copy()
+            frame.calc = SinglePointCalculator(frame, energy=epot, forces=calc.results.get("forces"),
+                                               charges=calc.results.get("charges"))
+            frames.append(frame)
         if sig > trust_eV_per_A:
             state["untrusted"] += 1
             if on_untrusted == "stop":

@@ -259,8 +259,11 @@ def structure_comparison(calc, ref_frames, *, n_steps: int, timestep_fs: float =
     Raises :class:`OutOfDomainError` if the ML-MD leaves the potential's domain."""
     from .md import relax, run_md
 
+    from .system import freeze_electrode
+
     start = ref_frames[-1].copy()
     start.calc = None
+    freeze_electrode(start)  # the electrode is rigid in ML-MD (see freeze_electrode)
     calc.set(field_V_per_A=float(ref_frames[-1].info.get("field_V_per_A", 0.0)))
     relax(start, calc)
     res = run_md(start, calc, n_steps=n_steps, timestep_fs=timestep_fs, ensemble="langevin",

@@ -70,20 +70,28 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="Hold out random configurations, or whole trajectories (transfer to new arrangements).")
 @click.option("--electrode-force-weight", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Weight of the graphene electrode's force errors (its xTB forces are not local; ML-MD freezes it).")
+@click.option("--hidden", default="64,64", show_default=True, help="Hidden layer widths of each element network.")
+@click.option("--angular-shells", default=3, show_default=True, type=click.IntRange(1, 16),
+              help="Radial shells of the angular symmetry functions.")
+@click.option("--zetas", default="1,4", show_default=True, help="Angular exponents ζ (each with λ = ±1).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
-          validation_split, electrode_force_weight, resume, quiet) -> None:
+          validation_split, electrode_force_weight, hidden, angular_shells, zetas, resume, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
     from ..atomistic.labelling import load_training_frames
+    from ..atomistic.model import DescriptorSettings, NetworkSettings
     from ..atomistic.training import TrainingSettings, attach_core_repulsion, save_ensemble, train_ensemble
 
     torch.set_num_threads(1)
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
                                 learning_rate=learning_rate, seed=seed, validation_split=validation_split,
-                                weight_force_electrode=electrode_force_weight)
+                                weight_force_electrode=electrode_force_weight,
+                                descriptor=DescriptorSettings(n_angular_radial=angular_shells,
+                                                              zetas=tuple(_floats(zetas))),
+                                network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))))
     settings.validate()
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
     previous = _previous_commands(out_dir) if resume else []
@@ -97,6 +105,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         f"--members {members} --epochs {epochs} --max-minutes {max_minutes} --seed {seed} "
                         f"--batch-size {batch_size} --learning-rate {learning_rate}"
                         f" --validation-split {validation_split} --electrode-force-weight {electrode_force_weight}"
+                        f" --hidden {hidden} --angular-shells {angular_shells} --zetas {zetas}"
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)
@@ -104,6 +113,33 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     last = hist["val_force_rmse"][-1] if hist["val_force_rmse"] else None
     click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
                f"validation force RMSE per member {last} eV/Å; wrote {out_dir}")
+
+
+@command.command("md")
+@click.option("--out", "out_dir", default="data/mlmd_li_ec_graphene", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the trajectories (.npz) and manifest.json.")
+@click.option("--fields", default="-0.1,0,0.1", show_default=True, help="Applied fields [V/Å], one run each.")
+@click.option("--steps", "n_steps", default=10000, show_default=True, type=int, help="MD steps per field.")
+@click.option("--timestep-fs", default=0.5, show_default=True, type=float)
+@click.option("--interval", default=20, show_default=True, type=int, help="Store every n-th step.")
+@click.option("--temperature-K", "temperature_K", default=300.0, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--size", default="md", show_default=True, type=click.Choice(["md", "train"]),
+              help="Default system size: 300-atom MD cell or the 60-atom training cell.")
+@click.option("--n-workers", default=0, show_default=True, type=int, help="Dask workers (0 = serial).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@quiet_option
+def md(out_dir, fields, n_steps, timestep_fs, interval, temperature_K, seed, size, n_workers, scheduler, quiet) -> None:
+    """Production ML-MD of the default interface at each field, stored for `multiscale run` to reuse."""
+    from ..atomistic.production import run_production
+
+    man = run_production(out_dir, fields_V_per_A=_floats(fields), n_steps=n_steps, timestep_fs=timestep_fs,
+                         interval=interval, temperature_K=temperature_K, seed=seed, size=size, n_workers=n_workers,
+                         scheduler=scheduler, progress=not quiet)
+    for r in man["runs"]:
+        click.echo(f"F = {r['field_V_per_A']:+.3f} V/Å: {r['n_frames']} frames, {r['time_ps']:.2f} ps, "
+                   f"{r['n_untrusted_frames']} untrusted, {r['wall_time_s']:.0f} s")
+    click.echo(f"wrote {out_dir}/manifest.json")
 
 
 @command.command("core")

@@ -30,6 +30,7 @@ def run_md(ctx) -> dict:
     from ..atomistic import default_system
     from ..atomistic.md import relax
     from ..atomistic.md import run_md as md
+    from ..atomistic.system import freeze_electrode
 
     calc = _require_potential()
     cfg = ctx.config["md"]
@@ -40,6 +41,7 @@ def run_md(ctx) -> dict:
     runs = {}
     for k, field in enumerate(cfg["fields_V_per_A"]):
         atoms = default_system(seed=ctx.config["run"]["seed"] + k, size="train" if fast else "md")
+        freeze_electrode(atoms)  # rigid graphene electrode (its xTB forces are not local; see the model card)
         calc.set(field_V_per_A=field)
         atoms.calc = calc
         try:
@@ -63,16 +65,47 @@ def run_md(ctx) -> dict:
             "mean_temperature_K": float(np.mean(res.temperature_K[len(res.temperature_K) // 2:])),
             "start_relaxation": start,
         }
-    return {"runs": runs, "model": calc.name if hasattr(calc, "name") else "ml potential",
-            "reference": getattr(calc, "reference", ""), "source": "live",
+    from ..atomistic.production import shipped_runs
+
+    shipped, shipped_note = shipped_runs(getattr(calc, "name", None))
+    fields = {f"{f:+.3f}" for f in cfg["fields_V_per_A"]}
+    shipped = {k: v for k, v in shipped.items() if k in fields}
+    return {"runs": runs, "shipped": shipped, "model": calc.name if hasattr(calc, "name") else "ml potential",
+            "reference": getattr(calc, "reference", ""), "source": "live + shipped" if shipped else "live",
             "note": (f"live ML-MD, {n_steps} steps of {cfg['timestep_fs']} fs per field from a FIRE-relaxed random "
-                     "packing (no shipped long trajectories)")}
+                     f"packing, graphene electrode held fixed; {shipped_note}"
+                     + (f" for F = {', '.join(sorted(shipped))} V/Å" if shipped else ""))}
+
+
+def _trajectory_sets(ctx, md: dict) -> dict:
+    """Per field label: live frames (this run), shipped frames (data/, same model) and the time step
+    between stored frames of each [ps]."""
+    import ase.io
+
+    from ..atomistic.production import load_trajectory
+
+    sets: dict = {}
+    live_dt_ps = 1e-3 * ctx.config["md"]["timestep_fs"] * 2  # the md stage stores every 2nd step
+    for label, run in md["runs"].items():
+        path = ctx.out_dir / run["trajectory"]
+        frames = ase.io.read(path, index=":") if path.is_file() else []
+        sets.setdefault(label, {"live": [], "shipped": []})
+        if len(frames) >= 8:
+            sets[label].update(live=frames, live_dt_ps=live_dt_ps)
+    for label, run in (md.get("shipped") or {}).items():
+        sets.setdefault(label, {"live": [], "shipped": []})
+        sets[label].update(shipped=load_trajectory(run["path"]), shipped_dt_ps=run["dt_ps"])
+    return {k: v for k, v in sets.items() if v["live"] or v["shipped"]}
+
+
+def _source(item: dict) -> str:
+    parts = [f"{kind} ({len(item[kind])} frames)" for kind in ("live", "shipped") if item[kind]]
+    return " + ".join(parts)
 
 
 def run_analysis(ctx) -> dict:
-    """Li–O RDF and shell metrics per field, solvent D(z), ρ(z) → φ(z) at zero field."""
-    import ase.io
-
+    """Li–O RDF and shell metrics per field (live + shipped frames), solvent D(z), ρ(z) → φ(z) from
+    the longest contiguous trajectory near zero field (shipped when available)."""
     from ..analysis import diffusion_profile
     from ..analysis.electrostatics import ChargeDensity
     from ..analysis.rdf import RDF, shell_metrics
@@ -86,16 +119,19 @@ def run_analysis(ctx) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    usable = {label: run for label, run in md["runs"].items()
-              if (ctx.out_dir / run["trajectory"]).is_file() and len(ase.io.read(ctx.out_dir / run["trajectory"], index=":")) >= 8}
-    if not usable:
+    sets = _trajectory_sets(ctx, md)
+    if not sets:
         raise NotBuiltError("no ML-MD trajectory long enough to analyse (see the md stage's notes)")
-    for label, run in usable.items():
-        path = ctx.out_dir / run["trajectory"]
-        frames = ase.io.read(path, index=":")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sources = {}
+    for label, item in sets.items():
+        # RDFs are averages over frames: live and shipped frames of one field pool (blocks stay per run)
+        runs = [item[k] for k in ("shipped", "live") if item[k]]
+        frames = [a for run in runs for a in run]
+        sources[label] = _source(item)
         # In-plane periodic film with vacuum along z: minimum image only in x, y.
         r_max = min(6.0, 0.49 * min(frames[0].cell.lengths()[:2]))
+
         def li_o_rdf(fr, r_max=r_max):
             return RDF("Li", "O", r_max_A=r_max, n_bins=int(r_max / 0.05), pbc=(True, True, False)).run(fr).results
 
@@ -103,7 +139,8 @@ def run_analysis(ctx) -> dict:
         m = shell_metrics(rdf)
         # NaN (no first minimum in range) is stored as None: summaries are strict JSON
         structure[label] = {k: (float(v) if np.isfinite(v) else None) for k, v in m.items() if np.isscalar(v)}
-        per_block = [shell_metrics(li_o_rdf(b)) for b in _blocks(frames)]
+        structure[label]["source"] = sources[label]
+        per_block = [shell_metrics(li_o_rdf(b)) for run in runs for b in _blocks(run)]
         for key in ("first_peak_r_A", "coordination_number"):
             structure[label][f"{key}_interval95"] = block_interval(
                 [b[key] for b in per_block if b["shell_found"]], m[key])
@@ -115,23 +152,23 @@ def run_analysis(ctx) -> dict:
     fig.savefig(ctx.figures_dir / "rdf_li_o.png", dpi=110)
     plt.close(fig)
 
-    # D(z) and ρ(z) from the zero-field run when it is long enough, else from the longest run
-    # (a run stops early when the potential leaves its domain; the md stage says why).
-    lengths = {label: len(ase.io.read(ctx.out_dir / run["trajectory"], index=":")) for label, run in usable.items()}
-    long_enough = [label for label, n in lengths.items() if n >= _MIN_FRAMES_PROFILE]
-    if not long_enough:
-        notes = "; ".join(f"F = {lab} V/Å: {n} frames" for lab, n in lengths.items())
+    # D(z) and ρ(z) need one contiguous trajectory: the longest (shipped before live) near zero field.
+    # (a live run stops early when the potential leaves its domain; the md stage says why).
+    candidates = [(label, kind) for label, item in sets.items() for kind in ("shipped", "live")
+                  if len(item[kind]) >= _MIN_FRAMES_PROFILE]
+    if not candidates:
+        notes = "; ".join(f"F = {lab} V/Å: {_source(item)}" for lab, item in sets.items())
         return {"structure": structure, "diffusion_profile": None, "interface_profile": None,
                 "parameters": params_from_structure(structure),
                 "note": (f"D(z) and φ(z) skipped: no ML-MD trajectory has the {_MIN_FRAMES_PROFILE} frames "
                          f"they need ({notes})")}
-    zero = min(long_enough, key=lambda s: (abs(float(s)), -lengths[s]))
-    frames = ase.io.read(ctx.out_dir / usable[zero]["trajectory"], index=":")
+    zero, kind = min(candidates, key=lambda c: (abs(float(c[0])), c[1] != "shipped", -len(sets[c[0]][c[1]])))
+    frames = sets[zero][kind]
+    dt_ps = sets[zero][f"{kind}_dt_ps"]
     z_top = max(a.positions[:, 2].max() for a in frames)
     z_sheet = float(np.mean([a.positions[a.get_tags() == 0, 2].mean() for a in frames]))
     edges = np.linspace(z_sheet + 1.0, z_top + 0.5, 9)
     pos = np.array([a.positions for a in frames])
-    dt_ps = 1e-3 * ctx.config["md"]["timestep_fs"] * 2  # trajectory written every 2 steps
     solvent = np.array([s in ("C", "O", "H") for s in frames[0].get_chemical_symbols()]) & (frames[0].get_tags() > 0)
     dfz = diffusion_profile(pos, np.arange(len(frames)) * dt_ps, frames[0].cell.array, axis=2, bin_edges=edges,
                             species=np.flatnonzero(solvent), min_samples=5)
@@ -143,6 +180,7 @@ def run_analysis(ctx) -> dict:
     drop_interval = block_interval([float(charge_density(b).meta["potential_drop_V"]) for b in _blocks(frames)],
                                    float(rho.meta["potential_drop_V"]))
     ok = ~dfz["no data"].to_numpy() if "no data" in dfz else np.ones(len(dfz), bool)
+    source = f"{kind} trajectory at F = {zero} V/Å ({len(frames)} frames, {len(frames) * dt_ps:.2f} ps)"
     if ok.sum() >= 2:
         z_m = rho["z"]
         d_z = np.interp(z_m, dfz["z [m]"].to_numpy()[ok], dfz["D_parallel [m2.s-1]"].to_numpy()[ok])
@@ -150,14 +188,15 @@ def run_analysis(ctx) -> dict:
                    # the layer values the interpolation is made of, with their block errors (for intervals)
                    "layer_z_m": dfz["z [m]"].to_numpy()[ok].tolist(),
                    "layer_diffusivity_m2_s": dfz["D_parallel [m2.s-1]"].to_numpy()[ok].tolist(),
-                   "layer_diffusivity_error_m2_s": dfz["D_parallel error [m2.s-1]"].to_numpy()[ok].tolist()}
+                   "layer_diffusivity_error_m2_s": dfz["D_parallel error [m2.s-1]"].to_numpy()[ok].tolist(),
+                   "source": source}
     params.update(params_from_structure(structure))
     params[f"Potential drop across the interface (F = {zero} V/Å)"] = {
         "value": float(rho.meta["potential_drop_V"]), "unit": "V", "interval95": drop_interval,
-        "provenance": ("live: ML charges → ρ(z) → Poisson (vacuum permittivity, field boundary), short ML-MD; "
+        "provenance": (f"{kind}: ML charges → ρ(z) → Poisson (vacuum permittivity, field boundary), {source}; "
                        f"interval: {_BLOCKS} time blocks, Student t")}
     return {"structure": structure, "diffusion_profile": dfz.to_dict(orient="list"), "interface_profile": profile,
-            "parameters": params, "profile_field_V_per_A": zero}
+            "parameters": params, "profile_field_V_per_A": zero, "profile_source": source, "sources": sources}
 
 
 #: Frames a trajectory needs for D(z) (5 time blocks of ≥ 3 frames, with a margin for lags).
@@ -197,25 +236,50 @@ def params_from_structure(structure: dict) -> dict:
                 iv = m.get(f"{key}_interval95")
                 params[f"Li–O {name} (F = {label} V/Å)"] = {
                     "value": m[key], "unit": unit, "interval95": iv,
-                    "provenance": f"live: {what}; " + (f"interval: {_BLOCKS} time blocks, Student t" if iv else
+                    "provenance": f"{m.get('source', 'live')}: {what}; " + (
+                        f"interval: {_BLOCKS} time blocks per run, Student t" if iv else
                                                       f"no interval: fewer than 3 of {_BLOCKS} time blocks show a shell")}
     return params
 
 
 def run_reactions(ctx) -> dict:
-    """α for the export. A charge-transfer path (NEB of Li⁺ desolvation/insertion at several
-    electrode potentials, ``multiscale.atomistic.neb.barriers_vs_potential`` →
-    ``multiscale.kinetics.fit_transfer_coefficient``) is not defined for the default interface yet,
-    so the stage takes the base set's α and says so; it never invents a number."""
+    """α for the export: CI-NEB barriers of Li⁺ desorption from the basal plane at three fields with
+    the shipped potential → ``fit_transfer_coefficient`` (see :mod:`.reactions_stage`). The negative
+    electrode takes that α when it is usable; otherwise, and for the positive electrode (no
+    atomistic model), the base set's α, and the provenance says which."""
     import pybamm
+
+    from ..errors import ConvergenceError, OutOfDomainError
+    from .reactions_stage import alpha_from_neb, plot_barriers
 
     base = ctx.config["cell"]["parameter_set"]
     pv = pybamm.ParameterValues(base)
-    out = {"source": f"base set {base}", "parameters": {}, "note": (
-        "fallback: no charge-transfer NEB path for the default interface yet; α from the base set")}
-    for side in ("Negative", "Positive"):
-        name = f"{side} electrode charge transfer coefficient"
+    out = {"source": "live CI-NEB", "parameters": {}}
+    try:
+        scan = alpha_from_neb(seed=ctx.config["run"]["seed"], fast=ctx.config["run"]["fast"], progress=not ctx.quiet)
+    except (ConvergenceError, OutOfDomainError, InputError, NotBuiltError, DataFileError) as exc:
+        scan = {"usable": False, "why": f"the CI-NEB scan failed: {exc}"}
+    fit = scan.pop("_fit", None)
+    out["neb_scan"] = scan
+    if fit is not None:
+        plot_barriers(fit, ctx.figures_dir / "barrier_vs_potential.png")
+        lo, hi = scan["alpha_ci95"]
+        prov = (f"live: CI-NEB of Li⁺ desorption from the basal plane at F = {scan['fields_V_per_A']} V/Å "
+                f"(φ = F·d, d = {scan['distance_A']:.2f} Å), E_a(φ) = E_a(0) − αeφ, weighted by the ensemble's "
+                "energy spread")
+        out["parameters"]["Li⁺ desorption barrier at φ = 0 (CI-NEB)"] = {
+            "value": scan["barrier0_eV"], "unit": "eV", "provenance": prov}
+        out["parameters"]["Negative charge-transfer coefficient α (CI-NEB fit)"] = {
+            "value": scan["alpha"], "unit": "1", "interval95": [lo, hi], "provenance": prov}
+        if scan["usable"]:
+            out["derived"] = [{"pybamm_name": "Negative electrode charge transfer coefficient", "value": scan["alpha"],
+                               "unit": "1", "interval95": [lo, hi], "provenance": prov}]
+    sides = ("Positive",) if scan["usable"] else ("Negative", "Positive")
+    for side in sides:
+        why = ("no atomistic model of the positive electrode" if side == "Positive" else scan["why"])
         out["parameters"][f"{side} charge-transfer coefficient α"] = {
-            "value": float(pv[name]), "unit": "1",
-            "provenance": f"base set {base} (reactions layer for the default interface not built)"}
+            "value": float(pv[f"{side} electrode charge transfer coefficient"]), "unit": "1",
+            "provenance": f"base set {base} ({why})"}
+    if not scan["usable"]:
+        out["note"] = f"fallback: base set α for the cell; {scan['why']}"
     return out

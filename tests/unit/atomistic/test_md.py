@@ -68,3 +68,24 @@ def test_frozen_electrode_stays_put_and_leaves_the_trust_check(calc):
     assert mobile.sum() == len(a) - 24 and not mobile[electrode_atoms(a)].any()
     sig = calc.results["force_uncertainty"]
     assert res.max_force_uncertainty_eV_per_A[-1] == pytest.approx(sig[mobile].max())
+
+
+def test_production_run_round_trips_and_is_refused_for_other_weights(calc, tmp_path, monkeypatch):
+    """`multiscale potential md` storage: npz frames read back with charges; a manifest made with
+    other weights is not used."""
+    from multiscale.atomistic import production
+
+    monkeypatch.setattr("multiscale.atomistic.calculator.load_potential", lambda *a, **k: calc)
+    monkeypatch.setattr(production, "model_fingerprint", lambda name=None: "abc")
+    man = production.run_production(tmp_path, fields_V_per_A=[0.0], n_steps=4, interval=2, size="train",
+                                    progress=False)
+    assert man["model_sha256_16"] == "abc" and man["runs"][0]["n_frames"] == 3
+    frames = production.load_trajectory(tmp_path / "field_+0.000.npz")
+    assert len(frames) == 3 and abs(frames[-1].calc.results["charges"].sum()) < 1e-4
+    assert frames[-1].get_tags().max() > 0 and frames[1].info["time_fs"] == pytest.approx(1.0)
+    monkeypatch.setattr("multiscale.resources.data_path", lambda *parts, **k: tmp_path)
+    runs, note = production.shipped_runs()
+    assert set(runs) == {"+0.000"} and runs["+0.000"]["dt_ps"] == pytest.approx(1e-3)
+    monkeypatch.setattr(production, "model_fingerprint", lambda name=None: "other")
+    runs, note = production.shipped_runs()
+    assert runs == {} and "other model weights" in note

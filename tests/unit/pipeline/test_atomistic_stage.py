@@ -36,7 +36,7 @@ def test_short_runs_keep_structure_and_say_why_profiles_are_skipped(tmp_path):
     out = run_analysis(_context(tmp_path, {"+0.000": 10, "+0.100": 12}))
     assert set(out["structure"]) == {"+0.000", "+0.100"}
     assert out["interface_profile"] is None and out["diffusion_profile"] is None
-    assert "D(z) and φ(z) skipped" in out["note"] and "+0.000 V/Å: 10 frames" in out["note"]
+    assert "D(z) and φ(z) skipped" in out["note"] and "+0.000 V/Å: live (10 frames)" in out["note"]
 
 
 def test_profile_taken_from_a_long_enough_run_when_zero_field_stopped_early(tmp_path):
@@ -69,3 +69,26 @@ def test_block_interval_needs_three_blocks():
     assert block_interval([1.0, 2.0], 1.5) is None
     low, high = block_interval([1.0, 2.0, 3.0, 2.0], 2.0)
     assert low < 2.0 < high and high - 2.0 == pytest.approx(2.0 - low)
+
+
+def test_shipped_trajectory_is_used_for_the_profile_and_pooled_into_the_rdf(tmp_path):
+    """A shipped production run (npz, as `multiscale potential md` writes) next to a short live run:
+    D(z)/φ(z) come from the shipped one, the RDF pools both, and the provenance says so."""
+    ctx = _context(tmp_path, {"+0.000": 10})
+    rng = np.random.default_rng(5)
+    base = default_system(seed=0)
+    n = 30
+    pos = np.array([base.positions + np.where(base.get_tags()[:, None] > 0, rng.normal(0, 0.05, base.positions.shape), 0)
+                    for _ in range(n)], dtype=np.float32)
+    q = rng.normal(0.0, 0.1, (n, len(base))).astype(np.float32)
+    np.savez_compressed(tmp_path / "ship.npz", positions_A=pos, charges_e=q - q.mean(1, keepdims=True),
+                        time_fs=np.arange(n) * 10.0, max_force_uncertainty_eV_per_A=np.zeros(n),
+                        temperature_K=np.full(n, 300.0), numbers=base.numbers, tags=base.get_tags(),
+                        cell_A=base.cell.array, pbc=base.pbc, field_V_per_A=0.0)
+    ctx.results["md"]["shipped"] = {"+0.000": {"path": str(tmp_path / "ship.npz"), "dt_ps": 0.01}}
+    out = run_analysis(ctx)
+    assert out["profile_field_V_per_A"] == "+0.000"
+    assert out["profile_source"].startswith("shipped trajectory") and "30 frames" in out["profile_source"]
+    assert out["sources"]["+0.000"] == "live (10 frames) + shipped (30 frames)"
+    drop = out["parameters"]["Potential drop across the interface (F = +0.000 V/Å)"]
+    assert drop["provenance"].startswith("shipped:")

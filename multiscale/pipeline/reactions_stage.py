@@ -1,0 +1,127 @@
+"""Reactions stage of ``multiscale run``: α of the negative electrode from CI-NEB barriers E_a(φ).
+
+The charge-transfer step of the default interface is Li⁺ leaving the graphite basal plane:
+Li adsorbed on a hollow site (``ADSORPTION_HEIGHT_A`` above the sheet) → Li⁺ solvated in the
+EC/BF₄⁻ film (its relaxed place in the packing). This is the oxidation direction (Li(ads) →
+Li⁺(solv) + e⁻), the branch that PyBaMM's asymmetric Butler–Volmer multiplies by α
+(``exp(α n F η / RT)``), so the fitted α maps onto "Negative electrode charge transfer
+coefficient" directly.
+
+The electrode potential is the applied field times the distance the ion moves along it,
+φ = F·d (d = z_solvated − z_adsorbed; φ > 0: the electrode is positive with respect to the
+film). Barriers at three fields → :func:`multiscale.kinetics.fit_transfer_coefficient`
+(E_a(φ) = E_a(0) − α e φ). Each barrier carries the ensemble's energy spread at the saddle and
+the initial state as its error, which sets the interval.
+
+The α is exported only when it is physical (0 < α < 1) and its 95 % interval is narrower than
+one; otherwise the stage reports what it found and the export keeps the base set's α.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+#: Li above the hollow site of the basal plane at the start of the adsorbed end point [Å]
+ADSORPTION_HEIGHT_A = 2.0
+#: fields of the barrier scan [V/Å] (inside the potential's trained range)
+SCAN_FIELDS_V_PER_A = (-0.1, 0.0, 0.1)
+
+
+def _ml_calculator_at(potential_V: float, *, distance_A: float):
+    """The shipped ML potential at the field F = φ / d (module-level: picklable for Dask)."""
+    from ..atomistic import load_potential
+
+    return load_potential(field_V_per_A=float(potential_V) / distance_A)
+
+
+def _hollow_sites(sheet_xy: np.ndarray, cell, step_A: float = 0.1) -> np.ndarray:
+    """In-plane points farthest from every sheet atom (hexagon centres), on a ``step_A`` grid."""
+    lx, ly = float(cell[0, 0]), float(cell[1, 1])
+    gx, gy = np.meshgrid(np.arange(0.0, lx, step_A), np.arange(0.0, ly, step_A), indexing="ij")
+    pts = np.column_stack([gx.ravel(), gy.ravel()])
+    d = pts[:, None, :] - sheet_xy[None, :, :]
+    d -= np.round(d / [lx, ly]) * [lx, ly]
+    clearance = np.linalg.norm(d, axis=2).min(1)
+    return pts[clearance > clearance.max() - 0.05]
+
+
+def _clearest(sites_xyz: np.ndarray, others: np.ndarray, cell) -> np.ndarray:
+    """The site with the largest in-plane-periodic distance to the ``others`` (the film's atoms)."""
+    lxy = np.array([cell[0, 0], cell[1, 1]])
+    d = sites_xyz[:, None, :] - others[None, :, :]
+    d[..., :2] -= np.round(d[..., :2] / lxy) * lxy
+    return sites_xyz[np.argmax(np.linalg.norm(d, axis=2).min(1))]
+
+
+def adsorption_endpoints(calc, *, seed: int = 0, relax_steps: int = 300):
+    """(adsorbed, solvated, distance d [Å]) on the 60-atom default cell, electrode frozen, relaxed at F = 0."""
+    from ..atomistic import default_system
+    from ..atomistic.md import relax
+    from ..atomistic.system import electrode_atoms, freeze_electrode
+
+    solvated = default_system(seed, size="train")
+    freeze_electrode(solvated)
+    calc.set(field_V_per_A=0.0)
+    relax(solvated, calc, steps=relax_steps, fmax_eV_per_A=0.05)
+    li = int(np.nonzero(solvated.numbers == 3)[0][0])
+    sheet = electrode_atoms(solvated)
+    z_sheet = float(solvated.positions[sheet, 2].mean())
+    # the hollow site with the most room: the film's molecules may sit anywhere over the sheet
+    xy = _hollow_sites(solvated.positions[sheet, :2], solvated.cell)
+    sites = np.column_stack([xy, np.full(len(xy), z_sheet + ADSORPTION_HEIGHT_A)])
+    film = ~sheet & (np.arange(len(solvated)) != li)
+    adsorbed = solvated.copy()
+    adsorbed.positions[li] = _clearest(sites, solvated.positions[film], solvated.cell)
+    adsorbed.calc = calc
+    relax(adsorbed, calc, steps=relax_steps, fmax_eV_per_A=0.05)
+    solvated.calc = adsorbed.calc = None
+    distance = float(solvated.positions[li, 2] - adsorbed.positions[li, 2])
+    return adsorbed, solvated, distance
+
+
+def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False) -> dict:
+    """Run the scan; returns a JSON-able dict with barriers, the fit and whether α is usable."""
+    from ..atomistic import load_potential
+    from ..atomistic.neb import barriers_vs_potential
+
+    calc = load_potential()
+    adsorbed, solvated, d = adsorption_endpoints(calc, seed=seed, relax_steps=150 if fast else 300)
+    if d < 0.5:
+        return {"usable": False, "why": f"Li did not stay adsorbed: after relaxation it is only {d:.2f} Å below its "
+                                        "solvated position, so there is no adsorption step to scan"}
+    potentials = np.array(SCAN_FIELDS_V_PER_A) * d
+    factory = functools.partial(_ml_calculator_at, distance_A=d)
+    scan = barriers_vs_potential(adsorbed, solvated, factory, potentials, relax_endpoints=True,
+                                 n_images=3 if fast else 5, fmax=0.1 if fast else 0.05,
+                                 steps=300 if fast else 1000, progress=progress)
+    err = []
+    for res in scan.results:
+        s = [float(res.images[k].calc.results.get("energy_uncertainty", 0.0)) for k in (0, res.saddle_index)]
+        err.append(max(float(np.hypot(*s)), 1e-3))
+    scan.barrier_err_eV = np.array(err)
+    fit = scan.fit_transfer_coefficient()
+    lo, hi = fit.alpha_ci95
+    usable = bool(0.0 < fit.alpha < 1.0 and hi - lo < 1.0)
+    out = {"distance_A": d, "fields_V_per_A": list(SCAN_FIELDS_V_PER_A), "potential_V": potentials.tolist(),
+           "barrier_eV": scan.barrier_eV.tolist(), "reverse_barrier_eV": scan.reverse_barrier_eV.tolist(),
+           "barrier_err_eV": scan.barrier_err_eV.tolist(), "alpha": fit.alpha, "alpha_ci95": [lo, hi],
+           "barrier0_eV": fit.barrier0_eV, "usable": usable}
+    if not usable:
+        out["why"] = (f"α = {fit.alpha:.3g} [{lo:.3g}, {hi:.3g}] is not a usable transfer coefficient (needs "
+                      "0 < α < 1 and a 95 % interval narrower than 1)")
+    out["_fit"] = fit
+    return out
+
+
+def plot_barriers(fit, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = fit.plot()
+    ax.set_title("Li⁺ desorption from the basal plane (CI-NEB, ML potential)")
+    ax.figure.tight_layout()
+    ax.figure.savefig(path, dpi=110)
+    plt.close(ax.figure)
