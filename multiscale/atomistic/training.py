@@ -45,6 +45,11 @@ class TrainingSettings:
     #: them; a weight below 1 keeps them from pulling the shared carbon network away from the
     #: electrolyte's carbons. ML-MD holds the electrode fixed (:func:`freeze_electrode`).
     weight_force_electrode: float = 1.0
+    #: floor of the descriptor standard deviations, as a fraction of their median (0: an absolute
+    #: 1e-3 floor only). Features that barely vary in training (angular terms of rare element
+    #: triplets) otherwise get standardised by a tiny std, and on a new packing reach z-scores of
+    #: tens: the networks then extrapolate far outside what they were fitted on.
+    feature_std_floor: float = 0.0
     validation_fraction: float = 0.1
     #: "random": a random fraction of configurations (neighbouring MD frames land on both sides,
     #: so the validation error measures interpolation along the training trajectories);
@@ -60,6 +65,8 @@ class TrainingSettings:
     def validate(self) -> None:
         if self.n_members < MIN_MEMBERS:
             raise InputError(f"n_members = {self.n_members} must be >= {MIN_MEMBERS} for a deep ensemble")
+        if not 0.0 <= self.feature_std_floor <= 10.0:
+            raise InputError(f"feature_std_floor = {self.feature_std_floor} must be in [0, 10]")
         if not 0.0 <= self.weight_force_electrode <= 1.0:
             raise InputError(f"weight_force_electrode = {self.weight_force_electrode} must be in [0, 1]")
         if not 0.0 < self.validation_fraction < 0.5:
@@ -131,11 +138,17 @@ def _member_loss(model, cb: _CachedBatch, settings: TrainingSettings, weights: t
     return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach(), q=q_err.detach(), d=d_err.detach())
 
 
-def fit_normalisation(model: FieldAwarePotential, batches, atoms_list) -> None:
-    """Descriptor mean/std, per-atom energy shift and scale from the training set (buffers)."""
+def fit_normalisation(model: FieldAwarePotential, batches, atoms_list, *, std_floor: float = 0.0) -> None:
+    """Descriptor mean/std, per-atom energy shift and scale from the training set (buffers).
+
+    ``std_floor``: stds below ``std_floor`` × their median are raised to it (see
+    :attr:`TrainingSettings.feature_std_floor`).
+    """
     g = torch.cat([cb.g.double() for cb in batches])
     model.feature_mean.copy_(g.mean(0))
-    model.feature_std.copy_(g.std(0).clamp(min=1e-3))
+    std = g.std(0)
+    floor = max(1e-3, float(std_floor) * float(std.median()))
+    model.feature_std.copy_(std.clamp(min=floor))
     e_per_atom = np.array([a.get_potential_energy() / len(a) for a in atoms_list])
     model.energy_shift.fill_(float(e_per_atom.mean()))
     model.energy_scale.fill_(max(float(e_per_atom.std()) * 3.0, 0.01))
@@ -186,7 +199,7 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         members, history, start_epoch, minutes_before = _resume_state(checkpoint_dir, members, s)
     else:
         for m in members:
-            fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx])
+            fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx], std_floor=s.feature_std_floor)
     buffers64 = {n: b.clone() for n, b in members[0].named_buffers()}
     for m in members:
         m.float()  # train in float32 (speed); converted back to float64 at the end

@@ -70,6 +70,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="Hold out random configurations, or whole trajectories (transfer to new arrangements).")
 @click.option("--electrode-force-weight", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Weight of the graphene electrode's force errors (its xTB forces are not local; ML-MD freezes it).")
+@click.option("--feature-std-floor", default=0.0, show_default=True, type=click.FloatRange(0.0, 10.0),
+              help="Floor of the descriptor stds as a fraction of their median (0: absolute 1e-3 only).")
 @click.option("--hidden", default="64,64", show_default=True, help="Hidden layer widths of each element network.")
 @click.option("--angular-shells", default=3, show_default=True, type=click.IntRange(1, 16),
               help="Radial shells of the angular symmetry functions.")
@@ -77,7 +79,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
-          validation_split, electrode_force_weight, hidden, angular_shells, zetas, resume, quiet) -> None:
+          validation_split, electrode_force_weight, feature_std_floor, hidden, angular_shells, zetas, resume,
+          quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -89,6 +92,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
                                 learning_rate=learning_rate, seed=seed, validation_split=validation_split,
                                 weight_force_electrode=electrode_force_weight,
+                                feature_std_floor=feature_std_floor,
                                 descriptor=DescriptorSettings(n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas))),
                                 network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))))
@@ -106,6 +110,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         f"--batch-size {batch_size} --learning-rate {learning_rate}"
                         f" --validation-split {validation_split} --electrode-force-weight {electrode_force_weight}"
                         f" --hidden {hidden} --angular-shells {angular_shells} --zetas {zetas}"
+                        f" --feature-std-floor {feature_std_floor}"
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)

@@ -93,8 +93,8 @@ def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False)
     potentials = np.array(SCAN_FIELDS_V_PER_A) * d
     factory = functools.partial(_ml_calculator_at, distance_A=d)
     scan = barriers_vs_potential(adsorbed, solvated, factory, potentials, relax_endpoints=True,
-                                 n_images=3 if fast else 5, fmax=0.1 if fast else 0.05,
-                                 steps=300 if fast else 1000, progress=progress)
+                                 n_images=3 if fast else 5, fmax=0.15 if fast else 0.05,
+                                 steps=100 if fast else 400, progress=progress)
     err = []
     for res in scan.results:
         s = [float(res.images[k].calc.results.get("energy_uncertainty", 0.0)) for k in (0, res.saddle_index)]

@@ -125,3 +125,22 @@ def test_electrode_force_weight_scales_only_the_sheet_term():
         assert (abs(loss(moved) - base) > 1e-3) is changes
     with pytest.raises(InputError, match="weight_force_electrode"):
         TrainingSettings(weight_force_electrode=2.0).validate()
+
+
+def test_feature_std_floor_raises_tiny_stds_to_a_fraction_of_the_median():
+    from multiscale.atomistic.model import FieldAwarePotential
+    from multiscale.atomistic.training import _CachedBatch, fit_normalisation
+
+    frames = _synthetic_frames(4)
+    model = FieldAwarePotential(network=NetworkSettings(hidden=(8,)))
+    cb = [_CachedBatch(frames, np.arange(4), model.descriptor, model.elements)]
+    fit_normalisation(model, cb, frames)
+    raw = model.feature_std.clone()
+    assert raw.min() == pytest.approx(1e-3)  # absolute floor only: features that never vary
+    fit_normalisation(model, cb, frames, std_floor=0.5)
+    median = float(torch.cat([c.g.double() for c in cb]).std(0).median())
+    assert float(model.feature_std.min()) == pytest.approx(0.5 * median)
+    big = raw > 0.5 * median
+    torch.testing.assert_close(model.feature_std[big], raw[big])
+    with pytest.raises(InputError, match="feature_std_floor"):
+        TrainingSettings(feature_std_floor=-1.0).validate()
