@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, check_range
 from .graph import build_graph, collate
 from .neighbours import neighbour_list
 
@@ -92,6 +92,40 @@ def force_errors_by_element(ensemble, frames) -> dict:
                       reference_rms_meV_per_A=float(np.sqrt(np.mean(np.square(ref[lab]))) * 1e3),
                       n_atoms=len(err[lab]))
             for lab in sorted(err)}
+
+
+def reference_nonlocality(atoms, calculator, centre: int, *, radius_A: float = 11.5, probe_radius_A: float = 1.5,
+                          amplitude_A: float = 0.05, seed: int = 0, forces0=None) -> dict:
+    """How much the reference forces near ``centre`` depend on atoms far away.
+
+    Every atom farther than ``radius_A`` from atom ``centre`` (minimum image) is displaced by a
+    random Gaussian ``amplitude_A`` per component; the forces on the atoms within
+    ``probe_radius_A`` of the centre are recomputed. An energy model with cutoff r_c has forces of
+    range 2 r_c (through its neighbours' energies), so with ``radius_A − probe_radius_A`` ≥ 2 r_c
+    it predicts ΔF = 0 exactly: the measured |ΔF| is reference physics (long-range
+    electrostatics, charge transfer, a metallic electrode's response) that it cannot represent.
+    ``forces0``: the unperturbed reference forces if already computed. Returns
+    ``{"n_far", "n_probe", "elements", "delta_force_meV_per_A" (per probe atom), "rms_meV_per_A"}``.
+    """
+    check_range("radius_A", radius_A, low=0.0, low_inclusive=False)
+    check_range("probe_radius_A", probe_radius_A, low=0.0, high=radius_A)
+    check_range("amplitude_A", amplitude_A, low=0.0, low_inclusive=False)
+    d = atoms.get_distances(int(centre), np.arange(len(atoms)), mic=True)
+    far = np.nonzero(d > radius_A)[0]
+    probe = np.nonzero(d <= probe_radius_A)[0]
+    if len(far) == 0:
+        raise InputError(f"no atom is farther than radius_A = {radius_A} Å from atom {centre}; use a larger cell")
+    if forces0 is None:
+        base = atoms.copy()
+        base.calc = calculator
+        forces0 = base.get_forces()
+    moved = atoms.copy()
+    moved.positions[far] += np.random.default_rng(seed).normal(0.0, amplitude_A, (len(far), 3))
+    moved.calc = calculator
+    df = np.linalg.norm(moved.get_forces()[probe] - np.asarray(forces0)[probe], axis=1) * 1e3
+    return {"n_far": int(len(far)), "n_probe": int(len(probe)),
+            "elements": [atoms.get_chemical_symbols()[i] for i in probe],
+            "delta_force_meV_per_A": df.tolist(), "rms_meV_per_A": float(np.sqrt(np.mean(df**2)))}
 
 
 def validation_frames(calc) -> list:

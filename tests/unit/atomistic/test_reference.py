@@ -35,3 +35,18 @@ def test_reference_bad_input():
         reference_calculator("DFT")
     with pytest.raises(InputError, match="field_V_per_A"):
         reference_calculator("GFN1-xTB", field_V_per_A=2.0)
+
+
+def test_nonlocality_probe_is_zero_for_a_short_ranged_calculator():
+    """EMT (a many-body potential with a finite cutoff) does not see atoms beyond twice its range."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from multiscale.atomistic.validation import reference_nonlocality
+
+    cu = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((5, 5, 5))
+    res = reference_nonlocality(cu, EMT(), 0, radius_A=13.0, probe_radius_A=2.6, amplitude_A=0.05)
+    assert res["n_far"] > 0 and res["n_probe"] == 13  # the centre and its 12 nearest neighbours
+    assert res["rms_meV_per_A"] < 1e-6
+    near = reference_nonlocality(cu, EMT(), 0, radius_A=2.6, probe_radius_A=0.1, amplitude_A=0.05)
+    assert near["rms_meV_per_A"] > 10.0  # atoms inside its range do move the force
