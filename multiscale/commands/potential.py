@@ -73,14 +73,16 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--feature-std-floor", default=0.0, show_default=True, type=click.FloatRange(0.0, 10.0),
               help="Floor of the descriptor stds as a fraction of their median (0: absolute 1e-3 only).")
 @click.option("--hidden", default="64,64", show_default=True, help="Hidden layer widths of each element network.")
+@click.option("--cutoff", "cutoff_A", default=5.0, show_default=True, type=click.FloatRange(2.0, 12.0),
+              help="Radial cutoff of the descriptor [Å] (forces then range over twice it).")
 @click.option("--angular-shells", default=3, show_default=True, type=click.IntRange(1, 16),
               help="Radial shells of the angular symmetry functions.")
 @click.option("--zetas", default="1,4", show_default=True, help="Angular exponents ζ (each with λ = ±1).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
-          validation_split, electrode_force_weight, feature_std_floor, hidden, angular_shells, zetas, resume,
-          quiet) -> None:
+          validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
+          resume, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -93,7 +95,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 learning_rate=learning_rate, seed=seed, validation_split=validation_split,
                                 weight_force_electrode=electrode_force_weight,
                                 feature_std_floor=feature_std_floor,
-                                descriptor=DescriptorSettings(n_angular_radial=angular_shells,
+                                descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas))),
                                 network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))))
     settings.validate()
@@ -109,7 +111,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         f"--members {members} --epochs {epochs} --max-minutes {max_minutes} --seed {seed} "
                         f"--batch-size {batch_size} --learning-rate {learning_rate}"
                         f" --validation-split {validation_split} --electrode-force-weight {electrode_force_weight}"
-                        f" --hidden {hidden} --angular-shells {angular_shells} --zetas {zetas}"
+                        f" --hidden {hidden} --cutoff {cutoff_A} --angular-shells {angular_shells} --zetas {zetas}"
                         f" --feature-std-floor {feature_std_floor}"
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]

@@ -190,6 +190,7 @@ def run_analysis(ctx) -> dict:
                    "layer_diffusivity_m2_s": dfz["D_parallel [m2.s-1]"].to_numpy()[ok].tolist(),
                    "layer_diffusivity_error_m2_s": dfz["D_parallel error [m2.s-1]"].to_numpy()[ok].tolist(),
                    "source": source}
+    _plot_interface_profile(dfz, rho, z_sheet, source, ctx.figures_dir / "interface_profile.png")
     params.update(params_from_structure(structure))
     params[f"Potential drop across the interface (F = {zero} V/Å)"] = {
         "value": float(rho.meta["potential_drop_V"]), "unit": "V", "interval95": drop_interval,
@@ -197,6 +198,39 @@ def run_analysis(ctx) -> dict:
                        f"interval: {_BLOCKS} time blocks, Student t")}
     return {"structure": structure, "diffusion_profile": dfz.to_dict(orient="list"), "interface_profile": profile,
             "parameters": params, "profile_field_V_per_A": zero, "profile_source": source, "sources": sources}
+
+
+def _plot_interface_profile(dfz, rho, z_sheet: float, source: str, path) -> None:
+    """D∥(z), D⊥(z) of the solvent (layer values with block errors) and ρ(z), φ(z), against the
+    distance from the electrode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True)
+    z0 = z_sheet * angstrom_m
+    ok = ~dfz["no data"].to_numpy() if "no data" in dfz else np.ones(len(dfz), bool)
+    z_nm = (dfz["z [m]"].to_numpy()[ok] - z0) * 1e9
+    for col, lab in (("D_parallel", "D∥"), ("D_perpendicular", "D⊥")):
+        if f"{col} [m2.s-1]" in dfz:
+            ax1.errorbar(z_nm, dfz[f"{col} [m2.s-1]"].to_numpy()[ok] * 1e9,
+                         yerr=dfz.get(f"{col} error [m2.s-1]", dfz[f"{col} [m2.s-1]"] * 0).to_numpy()[ok] * 1e9,
+                         fmt="o-", capsize=3, label=lab)
+    ax1.set_ylabel("solvent D [10⁻⁹ m²/s]")
+    ax1.legend()
+    ax1.set_title(source, fontsize=8)
+    zr = (np.asarray(rho["z"]) - z0) * 1e9
+    ax2.plot(zr, rho["potential"], color="C2", label="φ(z) [V]")
+    ax2.set_ylabel("φ [V]")
+    ax2.set_xlabel("distance from the electrode [nm]")
+    ax3 = ax2.twinx()
+    ax3.plot(zr, np.asarray(rho["charge density"]) if "charge density" in rho else np.zeros_like(zr), color="C3",
+             lw=0.8, label="ρ(z)")
+    ax3.set_ylabel("ρ [C/m³]")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 #: Frames a trajectory needs for D(z) (5 time blocks of ≥ 3 frames, with a margin for lags).
