@@ -100,7 +100,7 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
     series: dict[str, list] = dict(t=[], epot=[], etot=[], temp=[], sig=[])
     frames = []
     state = dict(untrusted=0, stop=False)
-    mobile = _mobile_atoms(atoms)  # σ_F of atoms held fixed (a frozen electrode) does not move anything
+    mobile = mobile_atoms(atoms)  # σ_F of atoms held fixed (a frozen electrode) does not move anything
 
     def observe():
         calc = atoms.calc
@@ -147,7 +147,7 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
                     int(state["untrusted"]), str(trajectory) if trajectory else None, frames)
 
 
-def _mobile_atoms(atoms) -> np.ndarray:
+def mobile_atoms(atoms) -> np.ndarray:
     """Atoms not held by a ``FixAtoms`` constraint."""
     from ase.constraints import FixAtoms
 

@@ -1,11 +1,16 @@
 """Reactions stage of ``multiscale run``: α of the negative electrode from CI-NEB barriers E_a(φ).
 
-The charge-transfer step of the default interface is Li⁺ leaving the graphite basal plane:
-Li adsorbed on a hollow site (``ADSORPTION_HEIGHT_A`` above the sheet) → Li⁺ solvated in the
-EC/BF₄⁻ film (its relaxed place in the packing). This is the oxidation direction (Li(ads) →
-Li⁺(solv) + e⁻), the branch that PyBaMM's asymmetric Butler–Volmer multiplies by α
-(``exp(α n F η / RT)``), so the fitted α maps onto "Negative electrode charge transfer
-coefficient" directly.
+The step scanned is Li⁺ leaving the graphite basal plane: Li in contact with the sheet over a
+hollow site (``CONTACT_HEIGHT_A`` above it) → Li⁺ solvated in the EC/BF₄⁻ film (its relaxed
+place in the packing). This is the oxidation direction (Li(contact) → Li⁺(solv)), the branch
+that PyBaMM's asymmetric Butler–Volmer multiplies by α (``exp(α n F η / RT)``), so the fitted α
+maps onto "Negative electrode charge transfer coefficient" directly.
+
+The contact height is the closest approach of Li to the sheet in the reference MD the potential
+was trained on (3.0–3.1 Å), not the adsorption height of Li on graphene (≈ 1.8–2 Å): the
+potential has never seen Li closer and would extrapolate there (a relaxation with Li placed at
+2 Å collapsed into the core repulsion). The scan therefore measures the approach through the
+outer layer, a proxy for the charge-transfer step until labelled adsorbed configurations exist.
 
 The electrode potential is the applied field times the distance the ion moves along it,
 φ = F·d (d = z_solvated − z_adsorbed; φ > 0: the electrode is positive with respect to the
@@ -22,8 +27,11 @@ import functools
 
 import numpy as np
 
-#: Li above the hollow site of the basal plane at the start of the adsorbed end point [Å]
-ADSORPTION_HEIGHT_A = 2.0
+#: Li above the hollow site of the basal plane at the start of the contact end point [Å]
+#: (the closest approach in the training data, see the module docstring)
+CONTACT_HEIGHT_A = 3.2
+#: ensemble force spread above which the end points are not trusted [eV/Å] (the ML-MD trust level)
+TRUST_EV_PER_A = 0.3
 #: fields of the barrier scan [V/Å] (inside the potential's trained range)
 SCAN_FIELDS_V_PER_A = (-0.1, 0.0, 0.1)
 
@@ -69,7 +77,7 @@ def adsorption_endpoints(calc, *, seed: int = 0, relax_steps: int = 300):
     z_sheet = float(solvated.positions[sheet, 2].mean())
     # the hollow site with the most room: the film's molecules may sit anywhere over the sheet
     xy = _hollow_sites(solvated.positions[sheet, :2], solvated.cell)
-    sites = np.column_stack([xy, np.full(len(xy), z_sheet + ADSORPTION_HEIGHT_A)])
+    sites = np.column_stack([xy, np.full(len(xy), z_sheet + CONTACT_HEIGHT_A)])
     film = ~sheet & (np.arange(len(solvated)) != li)
     adsorbed = solvated.copy()
     adsorbed.positions[li] = _clearest(sites, solvated.positions[film], solvated.cell)
@@ -83,10 +91,21 @@ def adsorption_endpoints(calc, *, seed: int = 0, relax_steps: int = 300):
 def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False) -> dict:
     """Run the scan; returns a JSON-able dict with barriers, the fit and whether α is usable."""
     from ..atomistic import load_potential
+    from ..atomistic.md import mobile_atoms
     from ..atomistic.neb import barriers_vs_potential
 
     calc = load_potential()
     adsorbed, solvated, d = adsorption_endpoints(calc, seed=seed, relax_steps=150 if fast else 300)
+    sigma = []
+    for end in (adsorbed, solvated):
+        probe = end.copy()
+        probe.calc = calc
+        probe.get_forces()
+        sigma.append(float(np.max(calc.results["force_uncertainty"][mobile_atoms(end)])))
+    if max(sigma) > TRUST_EV_PER_A:
+        return {"usable": False, "endpoint_max_sigma_F_eV_per_A": sigma,
+                "why": (f"the potential is not trusted at the end points (max σ_F = {max(sigma):.2f} eV/Å > "
+                        f"{TRUST_EV_PER_A} eV/Å, the MD trust level), so a barrier from it would not mean anything")}
     if d < 0.5:
         return {"usable": False, "why": f"Li did not stay adsorbed: after relaxation it is only {d:.2f} Å below its "
                                         "solvated position, so there is no adsorption step to scan"}

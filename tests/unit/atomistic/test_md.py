@@ -53,7 +53,7 @@ def test_bad_md_input(calc):
 
 def test_frozen_electrode_stays_put_and_leaves_the_trust_check(calc):
     """The electrode held by FixAtoms does not move, and its σ_F does not flag frames."""
-    from multiscale.atomistic.md import _mobile_atoms
+    from multiscale.atomistic.md import mobile_atoms
     from multiscale.atomistic.system import electrode_atoms, freeze_electrode
 
     a = default_system(0)
@@ -64,7 +64,7 @@ def test_frozen_electrode_stays_put_and_leaves_the_trust_check(calc):
                  keep_frames=True)
     np.testing.assert_array_equal(res.frames[-1].positions[sheet], start[sheet])
     assert np.abs(res.frames[-1].positions[~sheet] - start[~sheet]).max() > 1e-3  # the electrolyte moves
-    mobile = _mobile_atoms(a)
+    mobile = mobile_atoms(a)
     assert mobile.sum() == len(a) - 24 and not mobile[electrode_atoms(a)].any()
     sig = calc.results["force_uncertainty"]
     assert res.max_force_uncertainty_eV_per_A[-1] == pytest.approx(sig[mobile].max())
