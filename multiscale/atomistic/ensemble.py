@@ -48,6 +48,8 @@ class PotentialEnsemble(nn.Module):
         vec = batch["vectors"].detach().to(self.compute_dtype)
         feats, jac = d.features_and_jacobian(batch["species"], vec, batch["i"], batch["j"],
                                              batch["tri_i"], batch["tri_j"], batch["tri_k"], len(batch["species"]))
+        if self._stackable():
+            return self._forward_stacked(batch, feats, jac, compute_forces)
         g_leaf = feats.requires_grad_(compute_forces)
         pos = batch["positions"].detach().requires_grad_(compute_forces)
         b2 = dict(batch, positions=pos)
@@ -75,4 +77,104 @@ class PotentialEnsemble(nn.Module):
             res["forces_members"] = f
             res["forces"] = mean
             res["force_uncertainty"] = torch.sqrt(((f - mean) ** 2).sum(-1).mean(0))
+        return res
+
+    # ------------------------------------------------------------------------------------------
+    # All members in one pass. Members share the descriptor and, when trained together, their
+    # normalisation buffers; their element networks then run as batched matrix products over
+    # the member axis and one backward pass gives every member's dE/dG (the features are
+    # expanded to one copy per member). The field's position terms are differentiated by hand:
+    # ∂/∂z_i [−F Σ p_j z_j − ½F² Σ χ_j z_j] = −F p_i − ½F² χ_i (p, χ depend on r only through G).
+    # Equal to the per-member loop to round-off (tested); ~2× fewer autograd calls at MD time.
+    # ------------------------------------------------------------------------------------------
+    def _stackable(self) -> bool:
+        m0 = self.members[0]
+        if len(self.members) < 2 or self.training:
+            return False
+        for m in self.members[1:]:
+            for name in ("feature_mean", "feature_std", "energy_shift", "energy_scale"):
+                if not torch.equal(getattr(m, name), getattr(m0, name)):
+                    return False
+            if m.network_settings.to_dict() != m0.network_settings.to_dict():
+                return False
+        return m0.network_settings.activation == "silu"
+
+    def _stacked_layers(self, k: int):
+        """[(W (M, in, out), b (M, 1, out))] of element network k across members (cached until any
+        member parameter changes: in-place updates bump ``_version``, ``set_precision`` makes new
+        tensors)."""
+        key = tuple((id(q), q._version) for m in self.members for q in m.nets[k].parameters())
+        cache = self.__dict__.setdefault("_stack_cache", {})
+        if cache.get(k, (None,))[0] != key:
+            cache[k] = (key, self._build_stacked_layers(k))
+        return cache[k][1]
+
+    def _build_stacked_layers(self, k: int):
+        layers = []
+        linears = [[mod for mod in m.nets[k] if isinstance(mod, nn.Linear)] for m in self.members]
+        for li in range(len(linears[0])):
+            w = torch.stack([lin[li].weight.detach().t() for lin in linears])
+            b = torch.stack([lin[li].bias.detach() for lin in linears])[:, None, :]
+            layers.append((w, b))
+        return layers
+
+    def _forward_stacked(self, batch: dict, feats, jac, compute_forces: bool) -> dict:
+        m0 = self.members[0]
+        n_m = len(self.members)
+        species, b, nb = batch["species"], batch["batch"], int(batch["n_configs"])
+        net_dtype = m0.nets[0][0].weight.dtype
+        std = m0.feature_std.to(net_dtype)
+        x0 = ((feats.detach() - m0.feature_mean.to(feats.dtype)) / m0.feature_std.to(feats.dtype)).to(net_dtype)
+        with torch.enable_grad():
+            # one copy of the standardised features per member: the leaf of the backward pass
+            x = x0.unsqueeze(0).expand(n_m, -1, -1).clone().requires_grad_(compute_forces)
+            raw = torch.zeros(n_m, len(species), 4, dtype=net_dtype)
+            for k in range(len(m0.elements)):
+                idx = torch.nonzero(species == k).squeeze(1)
+                if len(idx) == 0:
+                    continue
+                h = x[:, idx, :]
+                layers = self._stacked_layers(k)
+                for li, (w, bias) in enumerate(layers):
+                    h = torch.baddbmm(bias, h, w)
+                    if li < len(layers) - 1:
+                        h = torch.nn.functional.silu(h)
+                raw = raw.index_copy(1, idx, h)
+            raw = raw.to(m0.energy_scale.dtype)
+            eps = raw[..., 0] * m0.energy_scale + m0.energy_shift[species]
+
+            def per_config(v):  # (M, N) → (M, B)
+                return torch.zeros(n_m, nb, dtype=v.dtype).index_add(1, b, v)
+
+            count = per_config(torch.ones_like(eps))
+            q_total = (batch["total_charge"].to(eps.dtype) / count)[:, b]
+            q0 = raw[..., 1] - (per_config(raw[..., 1]) / count)[:, b] + q_total
+            p0 = raw[..., 2] - (per_config(raw[..., 2]) / count)[:, b] + q_total
+            chi_raw = 0.1 * raw[..., 3]
+            chi = chi_raw - (per_config(chi_raw) / count)[:, b]
+            f = batch["field"].to(eps.dtype)
+            z = batch["positions"][:, 2].to(eps.dtype)
+            mu0 = per_config(p0 * z)
+            alpha = per_config(chi * z)
+            energy = per_config(eps) - f * mu0 - 0.5 * f**2 * alpha  # (M, B)
+            if compute_forces:
+                (d_x,) = torch.autograd.grad(energy.sum(), [x])
+                d_g = d_x / std  # chain rule through the standardisation
+        fb = f[b]
+        res = dict(
+            energy_members=energy.detach(),
+            energy=energy.detach().mean(0),
+            energy_std=energy.detach().std(0, unbiased=False),
+            charges=(q0 + fb * chi).detach().mean(0),
+            dipole_z=(mu0 + f * alpha).detach().mean(0),
+            polarizability_zz=alpha.detach().mean(0),
+        )
+        if compute_forces:
+            d_pos = torch.zeros(n_m, len(species), 3, dtype=torch.float64)
+            d_pos[..., 2] = (-fb * p0 - 0.5 * fb**2 * chi).detach().to(torch.float64)
+            forces = -(m0.descriptor.contract(d_g.to(self.compute_dtype), jac).to(torch.float64) + d_pos)
+            mean = forces.mean(0)
+            res["forces_members"] = forces
+            res["forces"] = mean
+            res["force_uncertainty"] = torch.sqrt(((forces - mean) ** 2).sum(-1).mean(0))
         return res
