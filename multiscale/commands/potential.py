@@ -150,17 +150,18 @@ def md(out_dir, fields, n_steps, timestep_fs, interval, temperature_K, seed, siz
 
 
 @command.command("core")
-@click.option("--db", "db_path", default=_DEFAULT_DB, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--db", "db_paths", default=(_DEFAULT_DB,), show_default=True, type=click.Path(dir_okay=False),
+              multiple=True, help="Label database(s) the model was trained on (repeat for several).")
 @click.option("--out", "out_dir", default=_DEFAULT_MODEL_DIR, show_default=True, type=click.Path(file_okay=False))
-def core(db_path, out_dir) -> None:
+def core(db_paths, out_dir) -> None:
     """Store the training set's per-pair minimum distances in OUT (core repulsion below them).
 
     `potential train` does this itself; this command adds it to a model trained before it existed.
     """
-    from ..atomistic.labelling import load_dataset
+    from ..atomistic.labelling import load_training_frames
     from ..atomistic.training import attach_core_repulsion
 
-    meta = attach_core_repulsion(out_dir, load_dataset(db_path, split="train"))
+    meta = attach_core_repulsion(out_dir, load_training_frames(db_paths))
     el = meta["pair_min_distance_elements"]
     r = meta["pair_min_distance_A"]
     pairs = ", ".join(f"{el[a]}-{el[b]} {r[a][b]:.2f}" for a in range(len(el)) for b in range(a, len(el)))
