@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from ase import units
 
-from ..errors import InputError, check_range
+from ..errors import InputError, OutOfDomainError, check_range
 
 ENSEMBLES = ("nve", "langevin")
 
@@ -35,6 +35,7 @@ class MDResult:
     n_untrusted: int
     trajectory: str | None = None
     frames: list = field(default_factory=list, repr=False)
+    stop_reason: str | None = None
 
     def drift_meV_per_atom_per_ps(self) -> float:
         """Slope of a linear fit of the total energy per atom against time [meV/atom/ps]."""
@@ -60,11 +61,14 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
            temperature_K: float = 300.0, friction_per_fs: float = 0.01, interval: int = 1,
            trust_eV_per_A: float = 0.3, on_untrusted: str = "stop", trajectory: str | Path | None = None,
            seed: int = 0, initial_temperature_K: float | None = None, keep_frames: bool = False,
-           progress: bool = False) -> MDResult:
+           progress: bool = False, on_out_of_domain: str = "raise") -> MDResult:
     """Run MD on ``atoms`` (its calculator, or ``calculator``); see the module docstring.
 
     ``initial_temperature_K`` draws Maxwell–Boltzmann velocities (seeded) when given; otherwise
-    the atoms' velocities are kept. Returns an :class:`MDResult`.
+    the atoms' velocities are kept. When the calculator refuses a configuration
+    (:class:`~multiscale.errors.OutOfDomainError`), ``on_out_of_domain="raise"`` (default)
+    propagates it; ``"stop"`` ends the run there and returns the frames so far with
+    ``stopped_early`` and ``stop_reason`` set. Returns an :class:`MDResult`.
     """
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import thermalize_momenta
@@ -75,6 +79,8 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
         raise InputError(f"ensemble = {ensemble!r} must be one of {list(ENSEMBLES)}")
     if on_untrusted not in ("stop", "flag"):
         raise InputError(f"on_untrusted = {on_untrusted!r} must be 'stop' or 'flag'")
+    if on_out_of_domain not in ("raise", "stop"):
+        raise InputError(f"on_out_of_domain = {on_out_of_domain!r} must be 'raise' or 'stop'")
     n_steps = int(check_range("n_steps", n_steps, low=1))
     dt = check_range("timestep_fs", timestep_fs, low=0.0, high=5.0, low_inclusive=False)
     check_range("trust_eV_per_A", trust_eV_per_A, low=0.0, low_inclusive=False)
@@ -131,10 +137,17 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
     observe()
     bar = tqdm(total=n_steps, disable=not progress, desc=f"MD ({ensemble})", leave=False)
     done = 0
+    reason = None
     try:
         while done < n_steps and not state["stop"]:
             k = min(interval, n_steps - done)
-            dyn.run(k)
+            try:
+                dyn.run(k)
+            except OutOfDomainError as exc:
+                if on_out_of_domain == "raise":
+                    raise
+                reason, state["stop"] = f"out of the potential's domain after {done} steps: {exc}", True
+                break
             done += k
             bar.update(k)
             observe()
@@ -144,7 +157,7 @@ def run_md(atoms, calculator=None, *, n_steps: int, timestep_fs: float = 0.5, en
             traj.close()
     return MDResult(np.array(series["t"]), np.array(series["epot"]), np.array(series["etot"]),
                     np.array(series["temp"]), np.array(series["sig"]), len(atoms), bool(state["stop"]),
-                    int(state["untrusted"]), str(trajectory) if trajectory else None, frames)
+                    int(state["untrusted"]), str(trajectory) if trajectory else None, frames, reason)
 
 
 def mobile_atoms(atoms) -> np.ndarray:

@@ -56,7 +56,7 @@ def _one_field(job: dict) -> dict:
     res = run_md(atoms, calc, n_steps=job["n_steps"], timestep_fs=job["timestep_fs"], ensemble="langevin",
                  temperature_K=job["temperature_K"], friction_per_fs=0.01, interval=job["interval"],
                  on_untrusted="flag", seed=job["seed"], initial_temperature_K=job["temperature_K"],
-                 keep_frames=True)
+                 keep_frames=True, on_out_of_domain="stop")
     frames = res.frames
     out = Path(job["out_dir"]) / trajectory_name(job["field"])
     from ..io import atomic_path
@@ -71,7 +71,8 @@ def _one_field(job: dict) -> dict:
                 cell_A=atoms.cell.array, pbc=atoms.pbc, field_V_per_A=job["field"])
     return {"field_V_per_A": job["field"], "file": out.name, "n_frames": len(frames),
             "time_ps": float(res.time_fs[-1] / 1000), "n_untrusted_frames": res.n_untrusted,
-            "stopped_early": res.stopped_early, "start_relaxation": start, "wall_time_s": time.time() - t0}
+            "stopped_early": res.stopped_early, "stop_reason": res.stop_reason, "start_relaxation": start,
+            "wall_time_s": time.time() - t0}
 
 
 def run_production(out_dir, *, fields_V_per_A, n_steps: int, timestep_fs: float = 0.5, interval: int = 20,

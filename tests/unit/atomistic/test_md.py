@@ -89,3 +89,30 @@ def test_production_run_round_trips_and_is_refused_for_other_weights(calc, tmp_p
     monkeypatch.setattr(production, "model_fingerprint", lambda name=None: "other")
     runs, note = production.shipped_runs()
     assert runs == {} and "other model weights" in note
+
+
+def test_out_of_domain_stops_or_raises(calc):
+    """A calculator refusal mid-run: raised by default, or the frames so far returned with the reason."""
+    from multiscale.errors import OutOfDomainError
+
+    a = default_system(0)
+    limit = {"n": 0}
+    original = calc.calculate
+
+    def calculate(*args, **kwargs):
+        limit["n"] += 1
+        if limit["n"] > 6:
+            raise OutOfDomainError("two atoms are 0.5 Å apart (test)")
+        return original(*args, **kwargs)
+
+    calc.calculate = calculate
+    try:
+        res = run_md(a, calc, n_steps=20, interval=2, on_untrusted="flag", keep_frames=True, on_out_of_domain="stop")
+        assert res.stopped_early and "0.5 Å apart (test)" in res.stop_reason and 1 < len(res.frames) < 11
+        limit["n"] = 0
+        with pytest.raises(OutOfDomainError):
+            run_md(default_system(0), calc, n_steps=20, interval=2, on_untrusted="flag")
+        with pytest.raises(InputError, match="on_out_of_domain"):
+            run_md(default_system(0), calc, n_steps=2, on_out_of_domain="ignore")
+    finally:
+        calc.calculate = original
