@@ -67,7 +67,7 @@ def run_md(ctx) -> dict:
         }
     from ..atomistic.production import shipped_runs
 
-    shipped, shipped_note = shipped_runs(getattr(calc, "name", None))
+    shipped, shipped_note = shipped_runs(getattr(calc, "model_name", None))
     fields = {f"{f:+.3f}" for f in cfg["fields_V_per_A"]}
     shipped = {k: v for k, v in shipped.items() if k in fields}
     return {"runs": runs, "shipped": shipped, "model": calc.name if hasattr(calc, "name") else "ml potential",
