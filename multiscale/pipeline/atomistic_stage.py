@@ -125,10 +125,18 @@ def run_analysis(ctx) -> dict:
     fig, ax = plt.subplots(figsize=(6, 4))
     sources = {}
     for label, item in sets.items():
-        # RDFs are averages over frames: live and shipped frames of one field pool (blocks stay per run)
-        runs = [item[k] for k in ("shipped", "live") if item[k]]
+        # RDFs are averages over frames: live and shipped frames of one field pool (blocks stay per
+        # run) when they are the same cell; otherwise the kind with more frames is used alone
+        kinds = [k for k in ("shipped", "live") if item[k]]
+        sizes = {k: len(item[k][0]) for k in kinds}
+        if len(set(sizes.values())) > 1:
+            kinds = [max(kinds, key=lambda k: len(item[k]))]
+        runs = [item[k] for k in kinds]
         frames = [a for run in runs for a in run]
-        sources[label] = _source(item)
+        sources[label] = _source({k: (item[k] if k in kinds else []) for k in ("live", "shipped")})
+        if len(kinds) < len([k for k in ("shipped", "live") if item[k]]):
+            other = "live" if kinds == ["shipped"] else "shipped"
+            sources[label] += f"; {other} frames ({len(item[other])}) are another cell size, not pooled"
         # In-plane periodic film with vacuum along z: minimum image only in x, y.
         r_max = min(6.0, 0.49 * min(frames[0].cell.lengths()[:2]))
 

@@ -92,3 +92,21 @@ def test_shipped_trajectory_is_used_for_the_profile_and_pooled_into_the_rdf(tmp_
     assert out["sources"]["+0.000"] == "live (10 frames) + shipped (30 frames)"
     drop = out["parameters"]["Potential drop across the interface (F = +0.000 V/Å)"]
     assert drop["provenance"].startswith("shipped:")
+
+
+def test_frames_of_another_cell_size_are_not_pooled(tmp_path):
+    """A 300-atom shipped run and a 60-atom live run: the RDF takes the larger set alone and says so."""
+    ctx = _context(tmp_path, {"+0.000": 10})
+    big = default_system(seed=0, size="md")
+    n = 24
+    rng = np.random.default_rng(2)
+    pos = np.array([big.positions + np.where(big.get_tags()[:, None] > 0, rng.normal(0, 0.05, big.positions.shape), 0)
+                    for _ in range(n)], dtype=np.float32)
+    np.savez_compressed(tmp_path / "ship.npz", positions_A=pos, charges_e=np.zeros((n, len(big)), np.float32),
+                        time_fs=np.arange(n) * 10.0, max_force_uncertainty_eV_per_A=np.zeros(n),
+                        temperature_K=np.full(n, 300.0), numbers=big.numbers, tags=big.get_tags(),
+                        cell_A=big.cell.array, pbc=big.pbc, field_V_per_A=0.0)
+    ctx.results["md"]["shipped"] = {"+0.000": {"path": str(tmp_path / "ship.npz"), "dt_ps": 0.01}}
+    out = run_analysis(ctx)
+    assert out["sources"]["+0.000"].startswith("shipped (24 frames)")
+    assert "live frames (10) are another cell size, not pooled" in out["sources"]["+0.000"]
