@@ -17,7 +17,10 @@ Measured in one run, on this machine:
   a centre atom (a sheet carbon, the Li) when only atoms beyond 11.5 Å move (0.05 Å rms): beyond
   the 10 Å force range of a 5 Å-cutoff model, so any change is a floor for its error.
 
-    python benchmarks/bench_potential.py --json [--nve-steps 1000] [--rdf-steps 2000]
+    python benchmarks/bench_potential.py --json [--model mlp_li_ec_graphene] [--nve-steps 1000] [--rdf-steps 2000]
+
+``--model`` names a shipped model folder (``models/<name>``): the symmetry-function default or
+the message-passing ``mlp_li_ec_graphene_painn``; both are measured by the same code.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ def _time_calls(fn, n):
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser()
     p.add_argument("--json", action="store_true")
+    p.add_argument("--model", default=None, help="shipped model folder name (default: the package default)")
     p.add_argument("--nve-steps", type=int, default=1000)
     p.add_argument("--rdf-steps", type=int, default=2000)
     p.add_argument("--speed-calls", type=int, default=5)
@@ -64,8 +68,9 @@ def main(argv=None) -> dict:
     from multiscale.resources import data_path
 
     db = data_path("xtb_li_ec_graphene", "labels.db")
-    calc = load_potential()
-    out: dict = dict(reference=calc.reference, n_members=len(calc.ensemble.members))
+    calc = load_potential(args.model)
+    out: dict = dict(model=calc.model_name, architecture=calc.ensemble.members[0].config().get("architecture"),
+                     reference=calc.reference, n_members=len(calc.ensemble.members))
 
     # accuracy
     held = load_dataset(db, split="heldout")

@@ -71,8 +71,7 @@ class MLPotential(Calculator):
                                       elements=self.elements,
                                       covalent_fraction=self.info.get("core_covalent_fraction",
                                                                       DEFAULT_COVALENT_FRACTION))
-        d = ensemble.descriptor.settings
-        self._graphs = GraphBuilder(self.elements, d.cutoff_A, d.angular_cutoff_A)
+        self._graphs = GraphBuilder(self.elements, ensemble.cutoff_A, ensemble.angular_cutoff_A)
 
     def set(self, **kwargs):
         if "field_V_per_A" in kwargs:

@@ -1,7 +1,9 @@
 """Deep ensemble of field-aware potentials: mean prediction and the force spread σ_F.
 
-M ≥ 4 independently initialised members (Lakshminarayanan, Pritzel & Blundell, NeurIPS 2017)
-share the (parameter-free) symmetry-function descriptor, which is computed once per call.
+M ≥ 4 independently initialised members (Lakshminarayanan, Pritzel & Blundell, NeurIPS 2017).
+Symmetry-function members share the (parameter-free) descriptor, which is computed once per
+call; message-passing members (:mod:`multiscale.atomistic.message_passing`) each run their own
+forward and backward pass.
 Per atom, σ_F,i = sqrt( (1/M) Σ_m |F_i^(m) − F̄_i|² ) [eV/Å] (the DP-GEN model deviation,
 Zhang et al., Comput. Phys. Commun. 253, 107206 (2020)); energies, charges and dipoles are
 member means and ``energy_std`` is the member standard deviation of the total energy [eV].
@@ -12,7 +14,6 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .model import FieldAwarePotential
 
 MIN_MEMBERS = 4
 
@@ -20,7 +21,7 @@ MIN_MEMBERS = 4
 class PotentialEnsemble(nn.Module):
     """``forward(batch) -> dict`` with member means, member arrays and σ_F per atom."""
 
-    def __init__(self, members: list[FieldAwarePotential]):
+    def __init__(self, members: list[nn.Module]):
         super().__init__()
         if len(members) < 1:
             raise InputError("an ensemble needs at least one member")
@@ -35,15 +36,30 @@ class PotentialEnsemble(nn.Module):
             raise InputError(f"precision = {precision!r} must be 'float32' or 'float64'")
         dt = torch.float32 if precision == "float32" else torch.float64
         for m in self.members:
-            m.nets.to(dt)
+            (m.nets if self.uses_descriptor else m.net).to(dt)
         self.compute_dtype = dt
         return self
+
+    @property
+    def uses_descriptor(self) -> bool:
+        """True for symmetry-function members (a shared, parameter-free descriptor)."""
+        return hasattr(self.members[0], "descriptor")
 
     @property
     def descriptor(self):
         return self.members[0].descriptor
 
+    @property
+    def cutoff_A(self) -> float:
+        return self.members[0].cutoff_A
+
+    @property
+    def angular_cutoff_A(self) -> float:
+        return self.members[0].angular_cutoff_A
+
     def forward(self, batch: dict, *, compute_forces: bool = True) -> dict:
+        if not self.uses_descriptor:
+            return self._forward_members(batch, compute_forces)
         d = self.descriptor
         vec = batch["vectors"].detach().to(self.compute_dtype)
         feats, jac = d.features_and_jacobian(batch["species"], vec, batch["i"], batch["j"],
@@ -62,6 +78,18 @@ class PotentialEnsemble(nn.Module):
                     gg, gp = torch.autograd.grad(o["energy"].sum(), [g_leaf, pos])
                     d_g.append(gg)
                     d_pos.append(gp)
+        return self._combine(outs, None if not compute_forces else -(
+            d.contract(torch.stack(d_g), jac).to(torch.float64) + torch.stack(d_pos)))
+
+    def _forward_members(self, batch: dict, compute_forces: bool) -> dict:
+        """Members without a shared descriptor (message passing): one forward/backward each."""
+        outs = [m(batch, forces=compute_forces) for m in self.members]
+        forces = torch.stack([o["forces"].detach().to(torch.float64) for o in outs]) if compute_forces else None
+        return self._combine(outs, forces)
+
+    @staticmethod
+    def _combine(outs: list[dict], forces) -> dict:
+        """Member means, spreads and σ_F from per-member outputs; ``forces`` (M, N, 3) or None."""
         energy = torch.stack([o["energy"].detach() for o in outs])  # (M, B)
         res = dict(
             energy_members=energy,
@@ -71,8 +99,8 @@ class PotentialEnsemble(nn.Module):
             dipole_z=torch.stack([o["dipole_z"].detach() for o in outs]).mean(0),
             polarizability_zz=torch.stack([o["polarizability_zz"].detach() for o in outs]).mean(0),
         )
-        if compute_forces:
-            f = -(d.contract(torch.stack(d_g), jac).to(torch.float64) + torch.stack(d_pos))  # (M, N, 3)
+        if forces is not None:
+            f = forces  # (M, N, 3)
             mean = f.mean(0)
             res["forces_members"] = f
             res["forces"] = mean
@@ -89,6 +117,8 @@ class PotentialEnsemble(nn.Module):
     # ------------------------------------------------------------------------------------------
     def _stackable(self) -> bool:
         m0 = self.members[0]
+        if not self.uses_descriptor:
+            return False
         if len(self.members) < 2 or self.training:
             return False
         for m in self.members[1:]:

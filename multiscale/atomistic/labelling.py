@@ -77,7 +77,8 @@ def reference_md_task(item: dict) -> list[dict]:
     """Worker: Langevin MD driven by the reference calculator; every step is a labelled frame.
 
     ``item``: seed, method, field_V_per_A, temperature_K, n_steps, timestep_fs, friction_per_fs,
-    and ``size`` (``default_system`` size) or packed ``atoms``.
+    and ``size`` (``default_system`` size) or packed ``atoms``; optional ``store_every`` (k: keep
+    every k-th step as a frame; the reference still drives every step).
     """
     import os
 
@@ -106,8 +107,13 @@ def reference_md_task(item: dict) -> list[dict]:
                    friction=item["friction_per_fs"] / units.fs, rng=rng, fixcm=False)
     frames: list[dict] = []
 
+    every = int(item.get("store_every", 1))
+    step = [0]
+
     def record():
-        frames.append(dict(atoms=_pack(atoms), step=len(frames), **_results(atoms.calc)))
+        if step[0] % every == 0:
+            frames.append(dict(atoms=_pack(atoms), step=step[0], **_results(atoms.calc)))
+        step[0] += 1
 
     from ase.calculators.calculator import CalculationFailed
 
@@ -152,6 +158,7 @@ def generate_reference_md(
     timestep_fs: float = 1.0,
     friction_per_fs: float = 0.02,
     method: str = "GFN1-xTB",
+    store_every: int = 1,
     n_workers: int | None = 1,
     scheduler: str | None = None,
     progress: bool = True,
@@ -160,12 +167,14 @@ def generate_reference_md(
 
     Held-out fields are sampled at the first temperature only (right after its training fields)
     and stored with ``split="heldout"``. Tasks already present in the database are skipped (resume). Tasks run
-    interleaved over fields so that a partial run still covers every field. Returns the number of
-    rows written.
+    interleaved over fields so that a partial run still covers every field. ``store_every`` = k
+    keeps every k-th MD step (frames 1 fs apart are nearly the same configuration; k = 2 halves
+    the database for little loss). Returns the number of rows written.
     """
     from ase.db import connect
 
     n_steps = int(check_range("n_steps", n_steps, low=1))
+    store_every = int(check_range("store_every", store_every, low=1, high=max(1, n_steps)))
     check_range("timestep_fs", timestep_fs, low=0.05, high=5.0)
     temps = [float(t) for t in temperatures_K]
     tasks = []
@@ -185,7 +194,7 @@ def generate_reference_md(
         if name in done:
             continue
         todo.append(dict(t, task=name, method=method, n_steps=n_steps, timestep_fs=float(timestep_fs),
-                         friction_per_fs=float(friction_per_fs)))
+                         friction_per_fs=float(friction_per_fs), store_every=store_every))
     written = [0]
 
     def on_result(i, frames):

@@ -31,8 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import InputError
+
 #: elements the default model knows (H, Li, B, C, O, F)
 DEFAULT_ELEMENTS = (1, 3, 5, 6, 8, 9)
+ARCHITECTURE = "behler-parrinello"
 
 
 @dataclass
@@ -225,6 +228,36 @@ def _mlp(n_in: int, hidden, n_out: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def field_outputs(out: torch.Tensor, batch: dict) -> dict:
+    """Energy, neutral charges and dipole of each configuration from the atomic outputs.
+
+    ``out`` (N, 4) = (ε_i [eV], q̃_i [e], p̃_i [e], χ̃_i [e/(V/Å)]) of any member architecture.
+    Two neutral charge sets: ``charges`` q_i (trained on the reference's Mulliken charges,
+    reported for ρ(x)) and effective charges p_i whose dipole μ⁰_z = Σ p_i z_i is trained on the
+    reference dipole (which in xTB also contains atomic dipoles). Neutrality by mean shift per
+    configuration (Σ q_i = Q, Σ χ_i = 0, so the dipole does not depend on the origin). The field
+    couples to the dipole: E = Σ ε_i − F μ⁰_z − ½F² Σ χ_i z_i, μ_z = −∂E/∂F.
+    """
+    b, nb = batch["batch"], int(batch["n_configs"])
+    dt, dev = out.dtype, out.device
+
+    def per_config(x):
+        return torch.zeros(nb, dtype=dt, device=dev).index_add(0, b, x)
+
+    count = per_config(torch.ones_like(out[:, 0]))
+    q_total = (batch["total_charge"].to(dt) / count)[b]
+    q0 = out[:, 1] - (per_config(out[:, 1]) / count)[b] + q_total
+    p0 = out[:, 2] - (per_config(out[:, 2]) / count)[b] + q_total
+    chi = out[:, 3] - (per_config(out[:, 3]) / count)[b]
+    f = batch["field"].to(dt)
+    z = batch["positions"][:, 2].to(dt)
+    mu0 = per_config(p0 * z)
+    alpha = per_config(chi * z)
+    energy = per_config(out[:, 0]) - f * mu0 - 0.5 * f**2 * alpha
+    return dict(energy=energy, charges=q0 + f[b] * chi, dipole_z=mu0 + f * alpha, atomic_energy=out[:, 0],
+                polarizability_zz=alpha)
+
+
 class FieldAwarePotential(nn.Module):
     """One member: element MLPs on symmetry functions → (ε_i, q̃_i, χ̃_i); see the module docstring.
 
@@ -295,29 +328,19 @@ class FieldAwarePotential(nn.Module):
         μ⁰_z = Σ p_i z_i is trained on the reference dipole (which in xTB also contains atomic
         dipoles). The field couples to the dipole: E = Σ ε_i − F μ⁰_z − ½F² Σ χ_i z_i.
         """
-        species, b, nb = batch["species"], batch["batch"], int(batch["n_configs"])
-        out = self.atomic_outputs(feats, species)
-        dt = out.dtype
+        return field_outputs(self.atomic_outputs(feats, batch["species"]), batch)
 
-        def per_config(x):
-            return torch.zeros(nb, dtype=dt).index_add(0, b, x)
+    @property
+    def cutoff_A(self) -> float:
+        return float(self.descriptor.settings.cutoff_A)
 
-        count = per_config(torch.ones_like(out[:, 0]))
-        q_total = (batch["total_charge"] / count)[b]
-        q0 = out[:, 1] - (per_config(out[:, 1]) / count)[b] + q_total
-        p0 = out[:, 2] - (per_config(out[:, 2]) / count)[b] + q_total
-        chi = out[:, 3] - (per_config(out[:, 3]) / count)[b]
-        f = batch["field"]
-        z = batch["positions"][:, 2]
-        mu0 = per_config(p0 * z)
-        alpha = per_config(chi * z)
-        energy = per_config(out[:, 0]) - f * mu0 - 0.5 * f**2 * alpha
-        return dict(energy=energy, charges=q0 + f[b] * chi, dipole_z=mu0 + f * alpha, atomic_energy=out[:, 0],
-                    polarizability_zz=alpha)
+    @property
+    def angular_cutoff_A(self) -> float:
+        return float(self.descriptor.settings.angular_cutoff_A)
 
     def config(self) -> dict:
-        return dict(elements=list(self.elements), descriptor=self.descriptor.settings.to_dict(),
-                    network=self.network_settings.to_dict())
+        return dict(architecture=ARCHITECTURE, elements=list(self.elements),
+                    descriptor=self.descriptor.settings.to_dict(), network=self.network_settings.to_dict())
 
     @classmethod
     def from_config(cls, cfg: dict) -> "FieldAwarePotential":
@@ -357,3 +380,15 @@ def triplets(i: np.ndarray, distances: np.ndarray, angular_cutoff_A: float):
         tri_j[rows.ravel()] = sel[(starts[cs][:, None] + aa[None, :]).ravel()]
         tri_k[rows.ravel()] = sel[(starts[cs][:, None] + bb[None, :]).ravel()]
     return centres.astype(np.int64), tri_j, tri_k
+
+
+def member_from_config(cfg: dict) -> nn.Module:
+    """A fresh member of the architecture named in ``cfg`` (configs without one are Behler–Parrinello)."""
+    arch = cfg.get("architecture", ARCHITECTURE)
+    if arch == ARCHITECTURE:
+        return FieldAwarePotential.from_config(cfg)
+    from .message_passing import ARCHITECTURE as MP, MessagePassingPotential
+
+    if arch == MP:
+        return MessagePassingPotential.from_config(cfg)
+    raise InputError(f"architecture = {arch!r} is unknown; expected {ARCHITECTURE!r} or {MP!r}")

@@ -27,7 +27,8 @@ from ..errors import InputError
 from ..io import atomic_path
 from .ensemble import MIN_MEMBERS, PotentialEnsemble
 from .graph import build_graph, collate
-from .model import DescriptorSettings, FieldAwarePotential, NetworkSettings
+from .message_passing import MessagePassingPotential, MessagePassingSettings
+from .model import DescriptorSettings, FieldAwarePotential, NetworkSettings, member_from_config
 
 
 @dataclass
@@ -61,8 +62,26 @@ class TrainingSettings:
     max_minutes: float = 30.0
     descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    #: "behler-parrinello" (symmetry functions, :mod:`.model`) or "painn" (message passing,
+    #: :mod:`.message_passing`; trained with a double backward, best on a GPU)
+    architecture: str = "behler-parrinello"
+    message_passing: MessagePassingSettings = field(default_factory=MessagePassingSettings)
+    #: torch device for message-passing training ("cpu", "cuda", "cuda:1")
+    device: str = "cpu"
+    #: message-passing members trained at the same time in separate processes (one device)
+    parallel_members: int = 1
+    #: gradient-norm clip for message-passing training (0: none)
+    clip_grad_norm: float = 10.0
 
     def validate(self) -> None:
+        if self.architecture not in ("behler-parrinello", "painn"):
+            raise InputError(f"architecture = {self.architecture!r} must be 'behler-parrinello' or 'painn'")
+        if self.architecture == "painn":
+            self.message_passing.validate()
+        if not self.device.startswith(("cpu", "cuda")):
+            raise InputError(f"device = {self.device!r} must be 'cpu' or 'cuda[:k]'")
+        if not 1 <= self.parallel_members <= self.n_members:
+            raise InputError(f"parallel_members = {self.parallel_members} must be in [1, n_members = {self.n_members}]")
         if self.n_members < MIN_MEMBERS:
             raise InputError(f"n_members = {self.n_members} must be >= {MIN_MEMBERS} for a deep ensemble")
         if not 0.0 <= self.feature_std_floor <= 10.0:
@@ -150,8 +169,14 @@ def fit_normalisation(model: FieldAwarePotential, batches, atoms_list, *, std_fl
     floor = max(1e-3, float(std_floor) * float(std.median()))
     model.feature_std.copy_(std.clamp(min=floor))
     e_per_atom = np.array([a.get_potential_energy() / len(a) for a in atoms_list])
-    model.energy_shift.fill_(float(e_per_atom.mean()))
     model.energy_scale.fill_(max(float(e_per_atom.std()) * 3.0, 0.01))
+    _fit_ranges(model, atoms_list)
+
+
+def _fit_ranges(model, atoms_list) -> None:
+    """Energy shift (mean energy per atom), trained field range and minimum distance (buffers)."""
+    e_per_atom = np.array([a.get_potential_energy() / len(a) for a in atoms_list])
+    model.energy_shift.fill_(float(e_per_atom.mean()))
     fields = [float(a.info.get("field_V_per_A", 0.0)) for a in atoms_list]
     model.field_range.copy_(torch.tensor([min(fields), max(fields)], dtype=torch.float64))
     dmin = min(float(np.min(a.get_all_distances(mic=True)[np.triu_indices(len(a), 1)])) for a in atoms_list[:200])
@@ -179,6 +204,10 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     s.validate()
     if len(atoms_list) < 10:
         raise InputError(f"{len(atoms_list)} labelled configurations is too few to train (need >= 10)")
+    if s.architecture == "painn":
+        if resume:
+            raise InputError("resume=True is implemented for the behler-parrinello architecture only")
+        return _train_message_passing(atoms_list, s, checkpoint_dir=checkpoint_dir, progress=progress)
     torch.manual_seed(s.seed)
     rng = np.random.default_rng(s.seed)
     val_idx, train_idx = _split(atoms_list, s, rng)
@@ -267,6 +296,177 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     return PotentialEnsemble(members), history
 
 
+# ----------------------------------------------------------------------------------------------
+# Message-passing members (PaiNN). No descriptor to cache: each step differentiates the energy
+# with respect to the positions inside the graph (create_graph) so that the force loss can be
+# back-propagated (a double backward). Members are independent (deep ensemble), so they are
+# trained one after another, or side by side in ``parallel_members`` processes sharing a device.
+# ----------------------------------------------------------------------------------------------
+class _GraphBatch:
+    """A fixed mini-batch for message passing: collated pair graph, targets and weights, on a device."""
+
+    def __init__(self, atoms_list, indices, cutoff_A: float, elements, electrode_weight: float, device: str):
+        from .system import electrode_atoms
+
+        graphs = [build_graph(a, elements, cutoff_A, 0.0, field_V_per_A=float(a.info.get("field_V_per_A", 0.0)),
+                              total_charge=0.0) for a in atoms_list]
+        b = collate(graphs, requires_grad=False)
+        b.pop("vectors")
+        self.batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()}
+        self.targets = {k: v.float().to(device) for k, v in _targets(atoms_list).items()}
+        electrode = np.concatenate([electrode_atoms(a) for a in atoms_list])
+        self.force_weight = torch.from_numpy(np.where(electrode, electrode_weight, 1.0)).float().to(device)
+        self.indices = torch.as_tensor(np.asarray(indices), device=device)
+        self.n_configs = len(atoms_list)
+
+    def loss(self, model, s: "TrainingSettings", weights: torch.Tensor, train: bool):
+        """(weighted loss, per-configuration squared errors) as in :func:`_member_loss`."""
+        out = model(self.batch, forces=True, create_graph=train)
+        t, b, nb = self.targets, self.batch["batch"], self.n_configs
+        dev, dt = out["energy"].device, out["energy"].dtype
+
+        def per_config(x):
+            return torch.zeros(nb, dtype=dt, device=dev).index_add(0, b, x)
+
+        e_err = ((out["energy"] - t["energy"]) / t["n_atoms"]) ** 2
+        f_err = per_config(self.force_weight * ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
+        q_err = per_config((out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
+        d_err = ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
+        per = s.weight_energy * e_err + s.weight_force * f_err + s.weight_charge * (q_err + d_err)
+        w = weights[self.indices]
+        return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach())
+
+
+def _message_passing_batches(atoms_list, idx, s: "TrainingSettings", elements, device: str):
+    idx = np.sort(np.asarray(idx))
+    return [_GraphBatch([atoms_list[k] for k in idx[b:b + s.batch_size]], idx[b:b + s.batch_size],
+                        s.message_passing.cutoff_A, elements, s.weight_force_electrode, device)
+            for b in range(0, len(idx), s.batch_size)]
+
+
+def _train_message_passing_member(k: int, atoms_list, s: "TrainingSettings", train_idx, val_idx, boot_k,
+                                  buffers: dict, progress: bool = False, log_every: int = 1) -> tuple[dict, dict]:
+    """Train member ``k``; returns (best state dict on the CPU in float64, history)."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(s.seed * 1009 + k)
+    rng = np.random.default_rng(s.seed * 1009 + k)
+    device = s.device
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = False  # forces need full float32 products
+    model = MessagePassingPotential(settings=s.message_passing)
+    for n, b in model.named_buffers():
+        if n in buffers:
+            b.copy_(buffers[n])
+    model = model.float().to(device)
+    train = _message_passing_batches(atoms_list, train_idx, s, model.elements, device)
+    val = _message_passing_batches(atoms_list, val_idx, s, model.elements, device)
+    w_train = torch.as_tensor(boot_k, dtype=torch.float32, device=device)
+    ones = torch.ones_like(w_train)
+    opt = torch.optim.Adam(model.parameters(), lr=s.learning_rate)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, s.patience // 4))
+    hist: dict = dict(epoch=[], train_loss=[], val_loss=[], val_force_rmse=[], val_energy_rmse_per_atom=[],
+                      learning_rate=[])
+    best, since, best_state = np.inf, 0, None
+    t0 = time.time()
+    n_v = sum(cb.n_configs for cb in val)
+    bar = tqdm(range(s.epochs), disable=not progress, desc=f"member {k}", leave=False)
+    for epoch in bar:
+        if since > s.patience or (time.time() - t0) / 60 > s.max_minutes:
+            break
+        model.train()
+        tl = 0.0
+        for bi in rng.permutation(len(train)):
+            opt.zero_grad(set_to_none=True)
+            loss, _ = train[bi].loss(model, s, w_train, train=True)
+            loss.backward()
+            if s.clip_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), s.clip_grad_norm)
+            opt.step()
+            tl += loss.item() / len(train)
+        model.eval()
+        vl = vf = ve = 0.0
+        for cb in val:
+            loss, parts = cb.loss(model, s, ones, train=False)
+            vl += loss.item() * cb.n_configs / n_v
+            vf += parts["f"].sum().item() / n_v
+            ve += parts["e"].sum().item() / n_v
+        sched.step(vl)
+        if vl < best:
+            best, since = vl, 0
+            best_state = {n: v.detach().to("cpu", copy=True) for n, v in model.state_dict().items()}
+        else:
+            since += 1
+        for key, val_ in (("epoch", epoch), ("train_loss", tl), ("val_loss", vl), ("val_force_rmse", np.sqrt(vf)),
+                          ("val_energy_rmse_per_atom", np.sqrt(ve)), ("learning_rate", opt.param_groups[0]["lr"])):
+            hist[key].append(float(val_))
+        bar.set_postfix(val_F=f"{np.sqrt(vf):.3f}", val_E=f"{np.sqrt(ve) * 1e3:.2f}meV")
+        if log_every and not progress and epoch % log_every == 0:
+            print(f"member {k} epoch {epoch} {(time.time() - t0) / 60:.1f} min: train {tl:.4g} val {vl:.4g} "
+                  f"F {np.sqrt(vf) * 1e3:.0f} meV/A E {np.sqrt(ve) * 1e3:.2f} meV/atom", flush=True)
+    hist.update(minutes=(time.time() - t0) / 60, best_validation_loss=float(best))
+    state = {n: v.double() if v.is_floating_point() else v for n, v in (best_state or {}).items()}
+    for n, b in buffers.items():  # exact float64 constants
+        state[n] = b.clone()
+    return state, hist
+
+
+def _member_worker(args):
+    k, atoms_list, s, train_idx, val_idx, boot_k, buffers = args
+    torch.set_num_threads(1)
+    return _train_message_passing_member(k, atoms_list, s, train_idx, val_idx, boot_k, buffers, progress=False)
+
+
+def _train_message_passing(atoms_list, s: "TrainingSettings", *, checkpoint_dir=None,
+                           progress: bool = True) -> tuple[PotentialEnsemble, dict]:
+    """Train ``s.n_members`` PaiNN members (see :func:`train_ensemble`; no resume)."""
+    rng = np.random.default_rng(s.seed)
+    val_idx, train_idx = _split(atoms_list, s, rng)
+    boot = rng.exponential(size=(s.n_members, len(atoms_list)))
+    probe = MessagePassingPotential(settings=s.message_passing)
+    train_atoms = [atoms_list[k] for k in train_idx]
+    _fit_ranges(probe, train_atoms)
+    # per-atom output scale: the RMS force component, so that O(1) network gradients give forces
+    # of the right size (the spread of the energy per atom is far smaller than its slope)
+    f_rms = float(np.sqrt(np.mean(np.concatenate([a.get_forces().ravel() for a in train_atoms]) ** 2)))
+    probe.energy_scale.fill_(max(f_rms, 0.01))
+    buffers = {n: b.detach().clone() for n, b in probe.named_buffers()}
+    t0 = time.time()
+    jobs = [(k, atoms_list, s, train_idx, val_idx, boot[k], buffers) for k in range(s.n_members)]
+    if s.parallel_members > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(s.parallel_members, mp_context=mp.get_context("spawn")) as pool:
+            results = list(pool.map(_member_worker, jobs))
+    else:
+        results = [_train_message_passing_member(*job, progress=progress) for job in jobs]
+    members, per_member = [], []
+    for state, h in results:
+        m = MessagePassingPotential(settings=s.message_passing).double()
+        m.load_state_dict(state)
+        m.eval()
+        members.append(m)
+        per_member.append(h)
+    n_ep = max(len(h["epoch"]) for h in per_member)
+
+    def column(key):  # (epochs, members) with NaN once a member stopped
+        return [[h[key][e] if e < len(h[key]) else float("nan") for h in per_member] for e in range(n_ep)]
+
+    history = dict(epoch=list(range(n_ep)), train_loss=column("train_loss"), val_loss=column("val_loss"),
+                   val_force_rmse=column("val_force_rmse"), val_energy_rmse_per_atom=column("val_energy_rmse_per_atom"),
+                   learning_rate=column("learning_rate"), member_minutes=[h["minutes"] for h in per_member],
+                   n_train=int(len(train_idx)), n_validation=int(len(val_idx)), minutes=(time.time() - t0) / 60,
+                   validation_config_ids=[str(atoms_list[k].info.get("config_id", k)) for k in np.sort(val_idx)],
+                   best_validation_loss=[h["best_validation_loss"] for h in per_member],
+                   settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict(),
+                                 message_passing=s.message_passing.to_dict()))
+    ens = PotentialEnsemble(members)
+    if checkpoint_dir is not None:
+        save_ensemble(ens, checkpoint_dir, meta=dict(partial=False, history=history))
+    return ens, history
+
+
 def _split(atoms_list, s: TrainingSettings, rng) -> tuple[np.ndarray, np.ndarray]:
     """(validation indices, training indices) by ``s.validation_split``."""
     order = rng.permutation(len(atoms_list))
@@ -332,7 +532,7 @@ def load_ensemble(directory) -> tuple[PotentialEnsemble, dict]:
                             "train one with `multiscale potential train`") from None
     members = []
     for k in range(info["n_members"]):
-        m = FieldAwarePotential.from_config(info["config"])
+        m = member_from_config(info["config"])
         m.load_state_dict(states[f"member{k}"])
         m.eval()
         members.append(m)
@@ -352,7 +552,7 @@ def attach_core_repulsion(directory, frames, *, stiffness_eV_per_A3: float | Non
     directory = Path(directory)
     ens, info = load_ensemble(directory)
     m = ens.members[0]
-    r_min = pair_minimum_distances(frames, m.elements, m.descriptor.settings.cutoff_A)
+    r_min = pair_minimum_distances(frames, m.elements, m.cutoff_A)
     meta = dict(info.get("meta", {}))
     meta["pair_min_distance_A"] = r_min.tolist()
     meta["pair_min_distance_elements"] = [chemical_symbols[z] for z in m.elements]

@@ -24,13 +24,12 @@ from .neighbours import neighbour_list
 
 def predict_frames(ensemble, frames, *, batch_size: int = 8) -> list[dict]:
     """Ensemble predictions for labelled frames (field from ``atoms.info['field_V_per_A']``)."""
-    s = ensemble.descriptor.settings
     el = ensemble.members[0].elements
     out = []
     for b in range(0, len(frames), batch_size):
         chunk = frames[b:b + batch_size]
-        graphs = [build_graph(a, el, s.cutoff_A, s.angular_cutoff_A, field_V_per_A=float(a.info.get("field_V_per_A", 0)),
-                              total_charge=0.0) for a in chunk]
+        graphs = [build_graph(a, el, ensemble.cutoff_A, ensemble.angular_cutoff_A,
+                              field_V_per_A=float(a.info.get("field_V_per_A", 0)), total_charge=0.0) for a in chunk]
         batch = collate(graphs, requires_grad=False)
         r = ensemble(batch)
         n0 = 0

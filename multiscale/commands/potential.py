@@ -35,18 +35,21 @@ def command() -> None:
 @click.option("--seeds", default="0,1,2", show_default=True, help="Packing/MD seeds.")
 @click.option("--n-steps", default=80, show_default=True, type=int, help="Labelled MD steps per task.")
 @click.option("--timestep-fs", default=1.0, show_default=True, type=float)
+@click.option("--store-every", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Keep every k-th MD step as a row (the reference still drives every step).")
 @click.option("--n-workers", default=1, show_default=True, type=int, help="Dask workers (0 = serial).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 @click.option("--extxyz", default=None, type=click.Path(dir_okay=False), help="Also export all rows as extxyz.")
 @quiet_option
-def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps, timestep_fs, n_workers, scheduler,
-          extxyz, quiet) -> None:
+def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps, timestep_fs, store_every, n_workers,
+          scheduler, extxyz, quiet) -> None:
     """Label reference-MD configurations (xTB with an applied field) into an ASE database."""
     from ..atomistic.labelling import export_extxyz, generate_reference_md
 
     n = generate_reference_md(db_path, fields_V_per_A=_floats(fields), heldout_fields_V_per_A=_floats(heldout_fields),
                               temperatures_K=_floats(temperatures), seeds=[int(s) for s in _floats(seeds)],
-                              n_steps=n_steps, timestep_fs=timestep_fs, method=method, n_workers=n_workers,
+                              n_steps=n_steps, timestep_fs=timestep_fs, method=method, store_every=store_every,
+                              n_workers=n_workers,
                               scheduler=scheduler, progress=not quiet)
     click.echo(f"wrote {n} labelled configurations to {db_path}")
     if extxyz:
@@ -78,15 +81,26 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--angular-shells", default=3, show_default=True, type=click.IntRange(1, 16),
               help="Radial shells of the angular symmetry functions.")
 @click.option("--zetas", default="1,4", show_default=True, help="Angular exponents ζ (each with λ = ±1).")
+@click.option("--architecture", type=click.Choice(["behler-parrinello", "painn"]), default="behler-parrinello",
+              show_default=True, help="Symmetry functions + element MLPs, or PaiNN message passing.")
+@click.option("--features", default=64, show_default=True, type=click.IntRange(4, 512),
+              help="PaiNN: features per atom.")
+@click.option("--layers", default=3, show_default=True, type=click.IntRange(1, 8),
+              help="PaiNN: message-passing rounds (receptive field layers × cutoff).")
+@click.option("--rbf", default=20, show_default=True, type=click.IntRange(2, 64), help="PaiNN: radial basis size.")
+@click.option("--device", default="cpu", show_default=True, help="PaiNN: torch device ('cpu', 'cuda').")
+@click.option("--parallel-members", default=1, show_default=True, type=click.IntRange(min=1),
+              help="PaiNN: members trained at once in separate processes.")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
-          resume, quiet) -> None:
+          architecture, features, layers, rbf, device, parallel_members, resume, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
     from ..atomistic.labelling import load_training_frames
+    from ..atomistic.message_passing import MessagePassingSettings
     from ..atomistic.model import DescriptorSettings, NetworkSettings
     from ..atomistic.training import TrainingSettings, attach_core_repulsion, save_ensemble, train_ensemble
 
@@ -97,7 +111,10 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 feature_std_floor=feature_std_floor,
                                 descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas))),
-                                network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))))
+                                network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))),
+                                architecture=architecture, device=device, parallel_members=parallel_members,
+                                message_passing=MessagePassingSettings(cutoff_A=cutoff_A, n_features=features,
+                                                                       n_layers=layers, n_rbf=rbf))
     settings.validate()
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
     previous = _previous_commands(out_dir) if resume else []
@@ -112,7 +129,9 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         f"--batch-size {batch_size} --learning-rate {learning_rate}"
                         f" --validation-split {validation_split} --electrode-force-weight {electrode_force_weight}"
                         f" --hidden {hidden} --cutoff {cutoff_A} --angular-shells {angular_shells} --zetas {zetas}"
-                        f" --feature-std-floor {feature_std_floor}"
+                        f" --feature-std-floor {feature_std_floor} --architecture {architecture}"
+                        + (f" --features {features} --layers {layers} --rbf {rbf} --device {device}"
+                           f" --parallel-members {parallel_members}" if architecture == "painn" else "")
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)
