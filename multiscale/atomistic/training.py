@@ -72,6 +72,10 @@ class TrainingSettings:
     parallel_members: int = 1
     #: gradient-norm clip for message-passing training (0: none)
     clip_grad_norm: float = 10.0
+    #: message passing: start every member from the same-index member of this trained ensemble
+    #: (a folder written by :func:`save_ensemble`, same architecture) with a fresh optimiser at
+    #: ``learning_rate``, instead of a random initialisation (continued training)
+    init_from: str | None = None
 
     def validate(self) -> None:
         if self.architecture not in ("behler-parrinello", "painn"):
@@ -345,8 +349,10 @@ def _message_passing_batches(atoms_list, idx, s: "TrainingSettings", elements, d
 
 
 def _train_message_passing_member(k: int, atoms_list, s: "TrainingSettings", train_idx, val_idx, boot_k,
-                                  buffers: dict, progress: bool = False, log_every: int = 1) -> tuple[dict, dict]:
-    """Train member ``k``; returns (best state dict on the CPU in float64, history)."""
+                                  buffers: dict, progress: bool = False, log_every: int = 1,
+                                  init_state: dict | None = None) -> tuple[dict, dict]:
+    """Train member ``k`` (from ``init_state`` if given); returns (best state dict on the CPU in
+    float64, history)."""
     from tqdm.auto import tqdm
 
     torch.manual_seed(s.seed * 1009 + k)
@@ -355,6 +361,8 @@ def _train_message_passing_member(k: int, atoms_list, s: "TrainingSettings", tra
     if device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False  # forces need full float32 products
     model = MessagePassingPotential(settings=s.message_passing)
+    if init_state is not None:
+        model.load_state_dict(init_state)
     for n, b in model.named_buffers():
         if n in buffers:
             b.copy_(buffers[n])
@@ -412,9 +420,10 @@ def _train_message_passing_member(k: int, atoms_list, s: "TrainingSettings", tra
 
 
 def _member_worker(args):
-    k, atoms_list, s, train_idx, val_idx, boot_k, buffers = args
+    k, atoms_list, s, train_idx, val_idx, boot_k, buffers, init_state = args
     torch.set_num_threads(1)
-    return _train_message_passing_member(k, atoms_list, s, train_idx, val_idx, boot_k, buffers, progress=False)
+    return _train_message_passing_member(k, atoms_list, s, train_idx, val_idx, boot_k, buffers, progress=False,
+                                         init_state=init_state)
 
 
 def _train_message_passing(atoms_list, s: "TrainingSettings", *, checkpoint_dir=None,
@@ -430,9 +439,18 @@ def _train_message_passing(atoms_list, s: "TrainingSettings", *, checkpoint_dir=
     # of the right size (the spread of the energy per atom is far smaller than its slope)
     f_rms = float(np.sqrt(np.mean(np.concatenate([a.get_forces().ravel() for a in train_atoms]) ** 2)))
     probe.energy_scale.fill_(max(f_rms, 0.01))
+    init = [None] * s.n_members
+    if s.init_from:
+        start, _ = load_ensemble(s.init_from)
+        if len(start.members) != s.n_members or start.members[0].config() != probe.config():
+            raise InputError(f"init_from = {s.init_from!r} holds {len(start.members)} members of "
+                             f"{start.members[0].config()}; continued training needs {s.n_members} of {probe.config()}")
+        init = [m.state_dict() for m in start.members]
+        probe.energy_scale.copy_(start.members[0].energy_scale)  # keep the scale the weights were fitted with
+        probe.energy_shift.copy_(start.members[0].energy_shift)
     buffers = {n: b.detach().clone() for n, b in probe.named_buffers()}
     t0 = time.time()
-    jobs = [(k, atoms_list, s, train_idx, val_idx, boot[k], buffers) for k in range(s.n_members)]
+    jobs = [(k, atoms_list, s, train_idx, val_idx, boot[k], buffers, init[k]) for k in range(s.n_members)]
     if s.parallel_members > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
@@ -440,7 +458,7 @@ def _train_message_passing(atoms_list, s: "TrainingSettings", *, checkpoint_dir=
         with ProcessPoolExecutor(s.parallel_members, mp_context=mp.get_context("spawn")) as pool:
             results = list(pool.map(_member_worker, jobs))
     else:
-        results = [_train_message_passing_member(*job, progress=progress) for job in jobs]
+        results = [_train_message_passing_member(*job[:7], progress=progress, init_state=job[7]) for job in jobs]
     members, per_member = [], []
     for state, h in results:
         m = MessagePassingPotential(settings=s.message_passing).double()

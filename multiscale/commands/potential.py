@@ -91,11 +91,13 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--device", default="cpu", show_default=True, help="PaiNN: torch device ('cpu', 'cuda').")
 @click.option("--parallel-members", default=1, show_default=True, type=click.IntRange(min=1),
               help="PaiNN: members trained at once in separate processes.")
+@click.option("--init-from", default=None, type=click.Path(file_okay=False, exists=True),
+              help="PaiNN: continue training from the trained ensemble in this folder (fresh optimiser).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
-          architecture, features, layers, rbf, device, parallel_members, resume, quiet) -> None:
+          architecture, features, layers, rbf, device, parallel_members, init_from, resume, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -113,11 +115,12 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                                               zetas=tuple(_floats(zetas))),
                                 network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))),
                                 architecture=architecture, device=device, parallel_members=parallel_members,
+                                init_from=init_from,
                                 message_passing=MessagePassingSettings(cutoff_A=cutoff_A, n_features=features,
                                                                        n_layers=layers, n_rbf=rbf))
     settings.validate()
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
-    previous = _previous_commands(out_dir) if resume else []
+    previous = _previous_commands(out_dir) if resume else (_previous_commands(init_from) if init_from else [])
     ens, hist = train_ensemble(frames, settings, checkpoint_dir=out_dir, progress=not quiet, resume=resume)
     fields = sorted({round(float(a.info["field_V_per_A"]), 4) for a in frames})
     dbs = " ".join(f"--db {d}" for d in db_paths)
@@ -132,13 +135,17 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         f" --feature-std-floor {feature_std_floor} --architecture {architecture}"
                         + (f" --features {features} --layers {layers} --rbf {rbf} --device {device}"
                            f" --parallel-members {parallel_members}" if architecture == "painn" else "")
+                        + (f" --init-from {init_from}" if init_from else "")
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     save_ensemble(ens, out_dir, meta=meta)
     attach_core_repulsion(out_dir, frames)
-    last = hist["val_force_rmse"][-1] if hist["val_force_rmse"] else None
+    import numpy as np
+
+    vf = np.array(hist["val_force_rmse"], dtype=float)  # (epochs, members); NaN after a member stopped
+    best = [round(float(np.nanmin(col)), 4) for col in vf.T] if vf.size else None
     click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
-               f"validation force RMSE per member {last} eV/Å; wrote {out_dir}")
+               f"best validation force RMSE per member {best} eV/Å; wrote {out_dir}")
 
 
 @command.command("md")
