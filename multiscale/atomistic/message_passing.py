@@ -5,9 +5,11 @@ a fixed descriptor, each atom carries learned scalar features s_i ∈ R^F and ve
 v_i ∈ R^{3×F} that are updated by T rounds of messages from the neighbours within r_c
 (polarizable atom interaction neural network, PaiNN: Schütt, Unke & Gastegger, ICML 2021,
 arXiv:2102.03150). Round t (r̂_ij = (r_j − r_i)/r_ij, f_c the cosine cutoff, e_n(r) =
-sin(nπr/r_c)/r a Bessel radial basis)::
+sin(nπr/r_c)/r a Bessel radial basis, c the filter's bias and s(r) a C² switch to zero over the
+last ``switch_width_A`` before r_c, :func:`smooth_switch`: without it c would switch a message
+on abruptly when a pair enters the cutoff and the energy would jump)::
 
-    message:  (Δs, a, b)_ij = φ(s_j) ⊙ W e(r_ij) f_c(r_ij)
+    message:  (Δs, a, b)_ij = φ(s_j) ⊙ [W e(r_ij) f_c(r_ij) + c] s(r_ij)
               s_i += Σ_j Δs_ij ,  v_i += Σ_j a_ij v_j + b_ij r̂_ij
     update:   (a_vv, a_sv, a_ss) = MLP([s_i, ‖V v_i‖])
               v_i += a_vv ⊙ U v_i ,  s_i += a_sv ⊙ ⟨U v_i, V v_i⟩ + a_ss
@@ -43,10 +45,17 @@ class MessagePassingSettings:
     n_features: int = 64
     n_layers: int = 3
     n_rbf: int = 20
+    #: width [Å] of the C²-smooth switch s(r) that takes every filter, bias included, to zero
+    #: over [r_c − w, r_c]. 0 = none: the filter's bias then makes a message jump on when a pair
+    #: enters the cutoff, so the energy is discontinuous (the first shipped PaiNN was trained so;
+    #: NVE runs with it do not conserve energy).
+    switch_width_A: float = 0.5
 
     def validate(self) -> None:
         if not 2.0 <= self.cutoff_A <= 8.0:
             raise InputError(f"cutoff_A = {self.cutoff_A} must be in [2, 8] Å")
+        if not 0.0 <= self.switch_width_A <= 0.5 * self.cutoff_A:
+            raise InputError(f"switch_width_A = {self.switch_width_A} must be in [0, cutoff_A / 2]")
         for k, lo, hi in (("n_features", 4, 512), ("n_layers", 1, 8), ("n_rbf", 2, 64)):
             v = getattr(self, k)
             if not lo <= v <= hi:
@@ -70,6 +79,13 @@ class BesselBasis(nn.Module):
         return e * cutoff_function(r, self.cutoff_A)[:, None]
 
 
+def smooth_switch(r: torch.Tensor, cutoff_A: float, width_A: float) -> torch.Tensor:
+    """s(r) = 1 below r_c − w, 1 − 10x³ + 15x⁴ − 6x⁵ with x = (r − r_c + w)/w up to r_c, 0 beyond:
+    value, slope and curvature are continuous, so energies and forces are too."""
+    x = ((r - (cutoff_A - width_A)) / width_A).clamp(0.0, 1.0)
+    return 1.0 - x**3 * (10.0 - 15.0 * x + 6.0 * x**2)
+
+
 class PaiNNLayer(nn.Module):
     """One message + update round (see the module docstring)."""
 
@@ -82,9 +98,10 @@ class PaiNNLayer(nn.Module):
         self.V = nn.Linear(f, f, bias=False)
         self.update_mlp = nn.Sequential(nn.Linear(2 * f, f), nn.SiLU(), nn.Linear(f, 3 * f))
 
-    def forward(self, s, v, i, j, basis, unit, first: bool = False):
+    def forward(self, s, v, i, j, basis, unit, first: bool = False, switch=None):
         f = s.shape[1]
-        x = self.phi(s)[j] * self.filter(basis)
+        w = self.filter(basis)
+        x = self.phi(s)[j] * (w if switch is None else w * switch[:, None])
         ds, a, b = torch.split(x, f, dim=1)
         s = s + torch.zeros_like(s).index_add(0, i, ds)
         dv = b[:, None, :] * unit[:, :, None]
@@ -147,10 +164,12 @@ class MessagePassingPotential(nn.Module):
         r = torch.linalg.norm(vec, dim=1)
         unit = vec / r[:, None]
         basis = self.basis(r)
+        w = self.settings.switch_width_A
+        switch = smooth_switch(r, self.settings.cutoff_A, w) if w > 0 else None
         s = self.net["embedding"](species)
         v = torch.zeros(len(species), 3, s.shape[1], dtype=dt, device=s.device)
         for t, layer in enumerate(self.net["layers"]):
-            s, v = layer(s, v, i, j, basis, unit, first=t == 0)
+            s, v = layer(s, v, i, j, basis, unit, first=t == 0, switch=switch)
         out = self.net["readout"](s).to(self.energy_scale.dtype)
         eps = out[:, 0] * self.energy_scale + self.energy_shift[species]
         return torch.stack([eps, out[:, 1], out[:, 2], 0.1 * out[:, 3]], 1)
@@ -169,4 +188,6 @@ class MessagePassingPotential(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: dict) -> "MessagePassingPotential":
-        return cls(cfg["elements"], MessagePassingSettings(**cfg["message_passing"]))
+        mp = dict(cfg["message_passing"])
+        mp.setdefault("switch_width_A", 0.0)  # models saved before the switch existed had none
+        return cls(cfg["elements"], MessagePassingSettings(**mp))

@@ -442,7 +442,10 @@ def _train_message_passing(atoms_list, s: "TrainingSettings", *, checkpoint_dir=
     init = [None] * s.n_members
     if s.init_from:
         start, _ = load_ensemble(s.init_from)
-        if len(start.members) != s.n_members or start.members[0].config() != probe.config():
+        def shape_config(cfg):  # the switch width changes the function, not the weights' shapes
+            return dict(cfg, message_passing={k: v for k, v in cfg["message_passing"].items() if k != "switch_width_A"})
+
+        if len(start.members) != s.n_members or shape_config(start.members[0].config()) != shape_config(probe.config()):
             raise InputError(f"init_from = {s.init_from!r} holds {len(start.members)} members of "
                              f"{start.members[0].config()}; continued training needs {s.n_members} of {probe.config()}")
         init = [m.state_dict() for m in start.members]

@@ -88,6 +88,9 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--layers", default=3, show_default=True, type=click.IntRange(1, 8),
               help="PaiNN: message-passing rounds (receptive field layers × cutoff).")
 @click.option("--rbf", default=20, show_default=True, type=click.IntRange(2, 64), help="PaiNN: radial basis size.")
+@click.option("--switch-width", "switch_width_A", default=0.5, show_default=True, type=click.FloatRange(0.0, 4.0),
+              help="PaiNN: width [Å] of the smooth switch of every message to zero at the cutoff (0: none, "
+                   "energies then jump when pairs cross it).")
 @click.option("--device", default="cpu", show_default=True, help="PaiNN: torch device ('cpu', 'cuda').")
 @click.option("--parallel-members", default=1, show_default=True, type=click.IntRange(min=1),
               help="PaiNN: members trained at once in separate processes.")
@@ -97,7 +100,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
-          architecture, features, layers, rbf, device, parallel_members, init_from, resume, quiet) -> None:
+          architecture, features, layers, rbf, switch_width_A, device, parallel_members, init_from, resume,
+          quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -117,7 +121,8 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 architecture=architecture, device=device, parallel_members=parallel_members,
                                 init_from=init_from,
                                 message_passing=MessagePassingSettings(cutoff_A=cutoff_A, n_features=features,
-                                                                       n_layers=layers, n_rbf=rbf))
+                                                                       n_layers=layers, n_rbf=rbf,
+                                                                       switch_width_A=switch_width_A))
     settings.validate()
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
     previous = _previous_commands(out_dir) if resume else (_previous_commands(init_from) if init_from else [])
@@ -133,11 +138,14 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         f" --validation-split {validation_split} --electrode-force-weight {electrode_force_weight}"
                         f" --hidden {hidden} --cutoff {cutoff_A} --angular-shells {angular_shells} --zetas {zetas}"
                         f" --feature-std-floor {feature_std_floor} --architecture {architecture}"
-                        + (f" --features {features} --layers {layers} --rbf {rbf} --device {device}"
+                        + (f" --features {features} --layers {layers} --rbf {rbf} --switch-width {switch_width_A}"
+                           f" --device {device}"
                            f" --parallel-members {parallel_members}" if architecture == "painn" else "")
                         + (f" --init-from {init_from}" if init_from else "")
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
+    if init_from:  # the histories of the runs this one continues, oldest first
+        meta["previous_histories"] = _previous_histories(init_from)
     save_ensemble(ens, out_dir, meta=meta)
     attach_core_repulsion(out_dir, frames)
     import numpy as np
@@ -192,6 +200,15 @@ def core(db_paths, out_dir) -> None:
     r = meta["pair_min_distance_A"]
     pairs = ", ".join(f"{el[a]}-{el[b]} {r[a][b]:.2f}" for a in range(len(el)) for b in range(a, len(el)))
     click.echo(f"core repulsion below the training minima [Å]: {pairs}; wrote {out_dir}/ensemble.json")
+
+
+def _previous_histories(model_dir) -> list[dict]:
+    """Training histories of an ensemble and of the runs it continued (``meta.previous_histories``)."""
+    import json
+    from pathlib import Path
+
+    meta = json.loads((Path(model_dir) / "ensemble.json").read_text()).get("meta", {})
+    return list(meta.get("previous_histories", [])) + ([meta["history"]] if meta.get("history") else [])
 
 
 def _previous_commands(out_dir) -> list[str]:

@@ -12,11 +12,11 @@ from ..units import angstrom_m
 log = logging.getLogger(__name__)
 
 
-def _require_potential():
+def _require_potential(name: str | None = None):
     try:
         from ..atomistic import load_potential
 
-        return load_potential()
+        return load_potential(name)
     except (ImportError, DataFileError) as exc:
         raise NotBuiltError(f"the shipped ML potential is not available ({exc})") from None
 
@@ -32,8 +32,8 @@ def run_md(ctx) -> dict:
     from ..atomistic.md import run_md as md
     from ..atomistic.system import freeze_electrode
 
-    calc = _require_potential()
     cfg = ctx.config["md"]
+    calc = _require_potential(cfg.get("potential"))
     fast = ctx.config["run"]["fast"]
     n_steps = 40 if fast else cfg["live_steps"]
     md_dir = ctx.out_dir / "md"
@@ -298,7 +298,8 @@ def run_reactions(ctx) -> dict:
     pv = pybamm.ParameterValues(base)
     out = {"source": "live CI-NEB", "parameters": {}}
     try:
-        scan = alpha_from_neb(seed=ctx.config["run"]["seed"], fast=ctx.config["run"]["fast"], progress=not ctx.quiet)
+        scan = alpha_from_neb(seed=ctx.config["run"]["seed"], fast=ctx.config["run"]["fast"], progress=not ctx.quiet,
+                              model=ctx.config["md"].get("potential"))
     except (ConvergenceError, OutOfDomainError, InputError, NotBuiltError, DataFileError) as exc:
         scan = {"usable": False, "why": f"the CI-NEB scan failed: {exc}"}
     fit = scan.pop("_fit", None)

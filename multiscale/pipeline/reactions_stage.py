@@ -36,11 +36,11 @@ TRUST_EV_PER_A = 0.3
 SCAN_FIELDS_V_PER_A = (-0.1, 0.0, 0.1)
 
 
-def _ml_calculator_at(potential_V: float, *, distance_A: float):
-    """The shipped ML potential at the field F = φ / d (module-level: picklable for Dask)."""
+def _ml_calculator_at(potential_V: float, *, distance_A: float, model: str | None = None):
+    """The shipped ML potential ``model`` at the field F = φ / d (module-level: picklable for Dask)."""
     from ..atomistic import load_potential
 
-    return load_potential(field_V_per_A=float(potential_V) / distance_A)
+    return load_potential(model, field_V_per_A=float(potential_V) / distance_A)
 
 
 def _hollow_sites(sheet_xy: np.ndarray, cell, step_A: float = 0.1) -> np.ndarray:
@@ -88,13 +88,14 @@ def adsorption_endpoints(calc, *, seed: int = 0, relax_steps: int = 300):
     return adsorbed, solvated, distance
 
 
-def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False) -> dict:
-    """Run the scan; returns a JSON-able dict with barriers, the fit and whether α is usable."""
+def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False, model: str | None = None) -> dict:
+    """Run the scan with the shipped potential ``model`` (default: the package default); returns a
+    JSON-able dict with barriers, the fit and whether α is usable."""
     from ..atomistic import load_potential
     from ..atomistic.md import mobile_atoms
     from ..atomistic.neb import barriers_vs_potential
 
-    calc = load_potential()
+    calc = load_potential(model)
     adsorbed, solvated, d = adsorption_endpoints(calc, seed=seed, relax_steps=150 if fast else 300)
     sigma = []
     for end in (adsorbed, solvated):
@@ -110,7 +111,7 @@ def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False)
         return {"usable": False, "why": f"Li did not stay adsorbed: after relaxation it is only {d:.2f} Å below its "
                                         "solvated position, so there is no adsorption step to scan"}
     potentials = np.array(SCAN_FIELDS_V_PER_A) * d
-    factory = functools.partial(_ml_calculator_at, distance_A=d)
+    factory = functools.partial(_ml_calculator_at, distance_A=d, model=model)
     scan = barriers_vs_potential(adsorbed, solvated, factory, potentials, relax_endpoints=True,
                                  n_images=3 if fast else 5, fmax=0.15 if fast else 0.05,
                                  steps=100 if fast else 400, progress=progress)

@@ -181,3 +181,34 @@ def test_training_learns_and_saves(tmp_path):
         TrainingSettings(architecture="painn", parallel_members=9).validate()
     with pytest.raises(InputError, match="resume"):
         train_ensemble(frames, s, resume=True, checkpoint_dir=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("width, continuous", [(0.5, True), (0.0, False)])
+def test_energy_is_continuous_where_a_pair_crosses_the_cutoff(width, continuous):
+    """With the switch, E(r) of a pair is smooth through r_c (value and slope); without it the
+    filter bias switches a message on at r_c and the energy jumps — the defect of the first
+    shipped PaiNN, which broke energy conservation in NVE."""
+    from ase import Atoms
+
+    torch.manual_seed(0)
+    m = MessagePassingPotential(settings=MessagePassingSettings(cutoff_A=3.0, n_features=8, n_layers=2,
+                                                                switch_width_A=width)).double().eval()
+    with torch.no_grad():
+        for layer in m.net["layers"]:
+            layer.filter.bias.normal_(0.0, 0.5)
+    m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
+    calc = MLPotential(PotentialEnsemble([m]), require_periodic_xy=False, check_distances=False)
+
+    def energy_force(r):
+        a = Atoms("HO", positions=[[0, 0, 0], [r, 0, 0]], cell=[20, 20, 20], pbc=False)
+        a.calc = calc
+        return a.get_potential_energy(), a.get_forces()[1, 0]
+
+    (e_in, f_in), (e_out, f_out) = energy_force(3.0 - 1e-7), energy_force(3.0 + 1e-7)
+    jump = abs(e_in - e_out)
+    if continuous:
+        assert jump < 1e-9 and abs(f_in - f_out) < 1e-6
+        e_a, _ = energy_force(2.9)
+        assert abs(e_a - e_out) > 1e-6  # the pair does interact inside the switch
+    else:
+        assert jump > 1e-4

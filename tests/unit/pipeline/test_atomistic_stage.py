@@ -110,3 +110,22 @@ def test_frames_of_another_cell_size_are_not_pooled(tmp_path):
     out = run_analysis(ctx)
     assert out["sources"]["+0.000"].startswith("shipped (24 frames)")
     assert "live frames (10) are another cell size, not pooled" in out["sources"]["+0.000"]
+
+
+def test_md_potential_is_chosen_by_config(tmp_path):
+    """`[md] potential` picks the shipped model of the MD and reactions stages; a name outside the
+    shipped ones is refused naming the key and the choices."""
+    from multiscale.errors import InputError
+    from multiscale.pipeline.atomistic_stage import _require_potential
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[md]\npotential = "mlp_li_ec_graphene_painn"\n')
+    config = load_run_config(cfg)
+    assert config["md"]["potential"] == "mlp_li_ec_graphene_painn"
+    calc = _require_potential(config["md"]["potential"])
+    assert calc.model_name == "mlp_li_ec_graphene_painn"
+    assert calc.ensemble.members[0].config()["architecture"] == "painn"
+    assert load_run_config(None)["md"]["potential"] == "mlp_li_ec_graphene"
+    cfg.write_text('[md]\npotential = "mace"\n')
+    with pytest.raises(InputError, match="potential"):
+        load_run_config(cfg)
