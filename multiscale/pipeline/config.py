@@ -17,7 +17,7 @@ SCHEMA = {
         "timestep_fs": Field(float, 0.5, low=0.05, high=5.0),
         "potential": Field(str, "mlp_li_ec_graphene", choices=("mlp_li_ec_graphene", "mlp_li_ec_graphene_painn"),
                            help="shipped ML potential of the MD and reactions stages: the fast symmetry-function "
-                                "ensemble or the ~3x more accurate, ~10x slower message-passing one"),
+                                "ensemble or the ~3x more accurate, ~14x slower message-passing one"),
     },
     "electrolyte": {
         "concentration_mol_m3": Field(float, 1000.0, low=0.0, low_inclusive=False, high=1e4),
