@@ -146,19 +146,28 @@ class _CachedBatch:
         return self.g, self.jac
 
 
-def _member_loss(model, cb: _CachedBatch, settings: TrainingSettings, weights: torch.Tensor, train: bool):
-    out = model(cb.batch, features=cb.features(), forces=True, create_graph=train)
-    t = cb.targets
+def _weighted_loss(out: dict, t: dict, atom_config, n_configs: int, force_weight, settings: "TrainingSettings",
+                   w: torch.Tensor):
+    """The loss of the module docstring for one batch: (Σ_c w_c L_c / Σ_c w_c, per-configuration
+    squared errors), on the device and in the dtype of ``out``."""
+    dev, dt = out["energy"].device, out["energy"].dtype
+
+    def per_config(x):
+        return torch.zeros(n_configs, dtype=dt, device=dev).index_add(0, atom_config, x)
+
     e_err = ((out["energy"] - t["energy"]) / t["n_atoms"]) ** 2
-    f_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float32).index_add(
-        0, cb.atom_config, cb.force_weight * ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
-    q_err = torch.zeros(cb.batch["n_configs"], dtype=torch.float32).index_add(
-        0, cb.atom_config, (out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
+    f_err = per_config(force_weight * ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
+    q_err = per_config((out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
     d_err = ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
     per = (settings.weight_energy * e_err + settings.weight_force * f_err
            + settings.weight_charge * (q_err + d_err))
-    w = weights[cb.indices].float()
     return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach(), q=q_err.detach(), d=d_err.detach())
+
+
+def _member_loss(model, cb: _CachedBatch, settings: TrainingSettings, weights: torch.Tensor, train: bool):
+    out = model(cb.batch, features=cb.features(), forces=True, create_graph=train)
+    return _weighted_loss(out, cb.targets, cb.atom_config, cb.batch["n_configs"], cb.force_weight, settings,
+                          weights[cb.indices].float())
 
 
 def fit_normalisation(model: FieldAwarePotential, batches, atoms_list, *, std_floor: float = 0.0) -> None:
@@ -326,19 +335,8 @@ class _GraphBatch:
     def loss(self, model, s: "TrainingSettings", weights: torch.Tensor, train: bool):
         """(weighted loss, per-configuration squared errors) as in :func:`_member_loss`."""
         out = model(self.batch, forces=True, create_graph=train)
-        t, b, nb = self.targets, self.batch["batch"], self.n_configs
-        dev, dt = out["energy"].device, out["energy"].dtype
-
-        def per_config(x):
-            return torch.zeros(nb, dtype=dt, device=dev).index_add(0, b, x)
-
-        e_err = ((out["energy"] - t["energy"]) / t["n_atoms"]) ** 2
-        f_err = per_config(self.force_weight * ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
-        q_err = per_config((out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
-        d_err = ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
-        per = s.weight_energy * e_err + s.weight_force * f_err + s.weight_charge * (q_err + d_err)
-        w = weights[self.indices]
-        return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach())
+        return _weighted_loss(out, self.targets, self.batch["batch"], self.n_configs, self.force_weight, s,
+                              weights[self.indices])
 
 
 def _message_passing_batches(atoms_list, idx, s: "TrainingSettings", elements, device: str):

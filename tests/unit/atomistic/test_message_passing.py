@@ -9,6 +9,7 @@ from multiscale.atomistic.ensemble import PotentialEnsemble
 from multiscale.atomistic.message_passing import MessagePassingPotential, MessagePassingSettings
 from multiscale.atomistic.model import member_from_config
 from multiscale.errors import InputError
+from tests.unit.atomistic.ase_helpers import evaluate, solvated_cluster
 
 
 def _member(seed, **kw):
@@ -31,27 +32,13 @@ def _calc(ens, field=0.0, periodic=True):
     return MLPotential(ens, field_V_per_A=field, require_periodic_xy=periodic)
 
 
-def _cluster():
-    a = default_system(0)
-    c = a[np.nonzero(a.numbers != 6)[0]]  # the solvated ions without the sheet
-    c.pbc = False
-    c.center(vacuum=6.0)
-    return c
-
-
-def _run(calc, atoms):
-    atoms = atoms.copy()
-    atoms.calc = calc
-    return atoms.get_potential_energy(), atoms.get_forces(), calc.results["charges"].copy()
-
-
 def test_rotation_translation_permutation(ensemble):
     calc = _calc(ensemble, periodic=False)
-    c = _cluster()
-    e0, f0, q0 = _run(calc, c)
+    c = solvated_cluster()
+    e0, f0, q0 = evaluate(calc, c)
     rot = c.copy()
     rot.rotate(53.0, (1, -2, 0.5), center="COP")
-    e1, f1, q1 = _run(calc, rot)
+    e1, f1, q1 = evaluate(calc, rot)
     P, R = c.positions - c.positions.mean(0), rot.positions - rot.positions.mean(0)
     M, *_ = np.linalg.lstsq(P, R, rcond=None)
     assert e1 == pytest.approx(e0, abs=1e-9)
@@ -59,11 +46,11 @@ def test_rotation_translation_permutation(ensemble):
     np.testing.assert_allclose(q1, q0, atol=1e-10)
     tr = c.copy()
     tr.translate([0.3, -0.8, 1.1])
-    e2, f2, _ = _run(calc, tr)
+    e2, f2, _ = evaluate(calc, tr)
     assert e2 == pytest.approx(e0, abs=1e-9)
     np.testing.assert_allclose(f2, f0, atol=1e-9)
     perm = np.random.default_rng(0).permutation(len(c))
-    e3, f3, q3 = _run(calc, c[perm])
+    e3, f3, q3 = evaluate(calc, c[perm])
     assert e3 == pytest.approx(e0, abs=1e-9)
     np.testing.assert_allclose(f3, f0[perm], atol=1e-9)
     np.testing.assert_allclose(q3, q0[perm], atol=1e-10)
@@ -170,7 +157,7 @@ def test_training_learns_and_saves(tmp_path):
     assert info["config"]["architecture"] == "painn"
     assert len(info["meta"]["pair_min_distance_A"]) == 6
     a = frames[0].copy()
-    r1, r2 = _run(MLPotential(ens, precision="float64"), a), _run(MLPotential(ens2, precision="float64"), a)
+    r1, r2 = evaluate(MLPotential(ens, precision="float64"), a), evaluate(MLPotential(ens2, precision="float64"), a)
     assert r1[0] == pytest.approx(r2[0], abs=1e-9)
     np.testing.assert_allclose(r1[1], r2[1], atol=1e-9)
     calc = MLPotential(ens2, precision="float64")

@@ -8,6 +8,7 @@ from multiscale.atomistic.calculator import MLPotential
 from multiscale.atomistic.ensemble import PotentialEnsemble
 from multiscale.atomistic.graph import build_graph, collate
 from multiscale.atomistic.model import FieldAwarePotential, NetworkSettings
+from tests.unit.atomistic.ase_helpers import evaluate, solvated_cluster
 
 
 @pytest.fixture(scope="module")
@@ -27,28 +28,13 @@ def _calc(ensemble, field=0.0, **kw):
     return MLPotential(ensemble, field_V_per_A=field, require_periodic_xy=kw.pop("require_periodic_xy", True), **kw)
 
 
-def _cluster():
-    a = default_system(0)
-    keep = np.nonzero(a.numbers != 6)[0]  # the solvated ions without the sheet
-    c = a[keep]
-    c.pbc = False
-    c.center(vacuum=6.0)
-    return c
-
-
-def _run(calc, atoms):
-    atoms = atoms.copy()
-    atoms.calc = calc
-    return atoms.get_potential_energy(), atoms.get_forces(), calc.results["charges"].copy()
-
-
 def test_rotation_translation_permutation(ensemble):
     calc = _calc(ensemble, require_periodic_xy=False)
-    c = _cluster()
-    e0, f0, q0 = _run(calc, c)
+    c = solvated_cluster()
+    e0, f0, q0 = evaluate(calc, c)
     rot = c.copy()
     rot.rotate(37.0, (1, 2, 3), center="COP")
-    e1, f1, q1 = _run(calc, rot)
+    e1, f1, q1 = evaluate(calc, rot)
     R = rot.positions - rot.positions.mean(0)
     assert e1 == pytest.approx(e0, abs=1e-9)
     # forces rotate with the molecule: compare via the rotation matrix from a least-squares fit
@@ -58,11 +44,11 @@ def test_rotation_translation_permutation(ensemble):
     np.testing.assert_allclose(q0, q1, atol=1e-10)
     tr = c.copy()
     tr.translate([0.7, -1.1, 0.4])
-    e2, f2, _ = _run(calc, tr)
+    e2, f2, _ = evaluate(calc, tr)
     assert e2 == pytest.approx(e0, abs=1e-9)
     np.testing.assert_allclose(f2, f0, atol=1e-9)
     perm = np.random.default_rng(0).permutation(len(c))
-    e3, f3, q3 = _run(calc, c[perm])
+    e3, f3, q3 = evaluate(calc, c[perm])
     assert e3 == pytest.approx(e0, abs=1e-9)
     np.testing.assert_allclose(f3, f0[perm], atol=1e-9)
     np.testing.assert_allclose(q3, q0[perm], atol=1e-10)
@@ -72,14 +58,14 @@ def test_forces_are_minus_gradient_with_field(ensemble):
     calc = _calc(ensemble, field=0.1)
     a = default_system(2)
     a.rattle(0.03, seed=2)
-    e, f, _ = _run(calc, a)
+    e, f, _ = evaluate(calc, a)
     h = 1e-5
     for k in (0, 30, 45, 59):
         for d in range(3):
             p, m = a.copy(), a.copy()
             p.positions[k, d] += h
             m.positions[k, d] -= h
-            fd = -(_run(calc, p)[0] - _run(calc, m)[0]) / (2 * h)
+            fd = -(evaluate(calc, p)[0] - evaluate(calc, m)[0]) / (2 * h)
             assert fd == pytest.approx(f[k, d], abs=1e-6)
 
 
@@ -91,28 +77,28 @@ def test_stark_form_and_dipole_sign(ensemble):
     e, mu = [], []
     for f in fields:
         calc.set(field_V_per_A=f)
-        e.append(_run(calc, a)[0])
+        e.append(evaluate(calc, a)[0])
         mu.append(calc.results["dipole"][2])
     c2, c1, c0 = np.polyfit(fields, e, 2)
     assert np.allclose(np.polyval([c2, c1, c0], fields), e, atol=1e-9)  # exactly quadratic
     assert -c1 == pytest.approx(mu[2], abs=1e-8)  # linear coefficient is −μ(0)
     # −dE/dF = μ(F) at F = 0.05 by central differences
     calc.set(field_V_per_A=0.05 + 1e-4)
-    ep = _run(calc, a)[0]
+    ep = evaluate(calc, a)[0]
     calc.set(field_V_per_A=0.05 - 1e-4)
-    em = _run(calc, a)[0]
+    em = evaluate(calc, a)[0]
     assert -(ep - em) / 2e-4 == pytest.approx(mu[3], abs=1e-6)
 
 
 def test_charge_neutrality_any_field(ensemble):
     a = default_system(1)
     for f in (-0.15, 0.0, 0.12):
-        q = _run(_calc(ensemble, field=f), a)[2]
+        q = evaluate(_calc(ensemble, field=f), a)[2]
         assert abs(q.sum()) < 1e-10
-    ion = _cluster()
+    ion = solvated_cluster()
     ion = ion[[k for k in range(len(ion)) if ion.numbers[k] != 3]]  # remove Li⁺: an anion-rich cluster
     ion.set_initial_charges([-1.0 / len(ion)] * len(ion))
-    q = _run(_calc(ensemble, require_periodic_xy=False), ion)[2]
+    q = evaluate(_calc(ensemble, require_periodic_xy=False), ion)[2]
     assert q.sum() == pytest.approx(-1.0, abs=1e-10)
 
 
