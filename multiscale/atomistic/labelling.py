@@ -77,17 +77,19 @@ def reference_md_task(item: dict) -> list[dict]:
     """Worker: Langevin MD driven by the reference calculator; every step is a labelled frame.
 
     ``item``: seed, method, field_V_per_A, temperature_K, n_steps, timestep_fs, friction_per_fs,
-    and ``size`` (``default_system`` size) or packed ``atoms``; optional ``store_every`` (k: keep
-    every k-th step as a frame; the reference still drives every step).
+    and packed ``atoms`` or a fresh packing: ``system`` ("interface", the default: graphene
+    ``sheet`` cells + ``n_ec`` EC + 1 LiBF₄; "bulk": ``n_ec`` EC + ``n_salt`` LiBF₄ in a periodic
+    cube); optional ``store_every`` (k: keep every k-th step as a frame; the reference still
+    drives every step).
     """
     import os
 
     from ase import units
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.velocitydistribution import thermalize_momenta
 
     from .reference import reference_calculator
-    from .system import build_interface
+    from .system import build_bulk_electrolyte, build_interface
 
     try:
         import torch
@@ -99,10 +101,12 @@ def reference_md_task(item: dict) -> list[dict]:
     rng = np.random.default_rng(item["seed"])
     if "atoms" in item:
         atoms = _unpack(item["atoms"])
+    elif item.get("system") == "bulk":
+        atoms = build_bulk_electrolyte(item["n_ec"], item["n_salt"], seed=item["seed"])
     else:
         atoms = build_interface(*item.get("sheet", (3, 2)), n_ec=item.get("n_ec", 3), n_salt=1, seed=item["seed"])
     atoms.calc = reference_calculator(item["method"], field_V_per_A=item["field_V_per_A"])
-    MaxwellBoltzmannDistribution(atoms, temperature_K=item["temperature_K"], rng=rng)
+    thermalize_momenta(atoms, item["temperature_K"], rng=rng)  # = MaxwellBoltzmannDistribution (deprecated)
     dyn = Langevin(atoms, item["timestep_fs"] * units.fs, temperature_K=item["temperature_K"],
                    friction=item["friction_per_fs"] / units.fs, rng=rng, fixcm=False)
     frames: list[dict] = []
@@ -159,11 +163,17 @@ def generate_reference_md(
     friction_per_fs: float = 0.02,
     method: str = "GFN1-xTB",
     store_every: int = 1,
+    system: str = "interface",
+    compositions: Iterable[tuple[int, int]] = ((5, 1),),
     n_workers: int | None = 1,
     scheduler: str | None = None,
     progress: bool = True,
 ) -> int:
     """Label reference-MD trajectories for every (seed, field, temperature) into ``db_path``.
+
+    ``system="interface"`` (default): the 60-atom graphene + 3 EC + LiBF₄ training cell.
+    ``system="bulk"``: bulk electrolyte cubes, one task per (n_ec, n_salt) of ``compositions``
+    for every seed, field and temperature (use the field 0: a bulk cell has no electrode).
 
     Held-out fields are sampled at the first temperature only (right after its training fields)
     and stored with ``split="heldout"``. Tasks already present in the database are skipped (resume). Tasks run
@@ -176,21 +186,31 @@ def generate_reference_md(
     n_steps = int(check_range("n_steps", n_steps, low=1))
     store_every = int(check_range("store_every", store_every, low=1, high=max(1, n_steps)))
     check_range("timestep_fs", timestep_fs, low=0.05, high=5.0)
+    if system not in ("interface", "bulk"):
+        raise InputError(f"system = {system!r} must be 'interface' or 'bulk'")
+    comps = [(int(n_ec), int(n_salt)) for n_ec, n_salt in compositions] if system == "bulk" else [None]
+    for c in comps:
+        if c is not None and (c[0] < 0 or c[1] < 0 or sum(c) < 1 or sum(c) > 40):
+            raise InputError(f"compositions: (n_ec, n_salt) = {c} must be >= 0 with 1..40 molecules in all")
     temps = [float(t) for t in temperatures_K]
     tasks = []
     for seed in seeds:
-        for n_t, t in enumerate(temps):
-            for f in fields_V_per_A:
-                tasks.append(dict(seed=int(seed), field_V_per_A=float(f), temperature_K=t, split="train"))
-            if n_t == 0:
-                for f in heldout_fields_V_per_A:
-                    tasks.append(dict(seed=int(seed) + 10_000, field_V_per_A=float(f), temperature_K=t,
-                                      split="heldout"))
+        for c in comps:
+            extra = {} if c is None else dict(system="bulk", n_ec=c[0], n_salt=c[1])
+            for n_t, t in enumerate(temps):
+                for f in fields_V_per_A:
+                    tasks.append(dict(seed=int(seed), field_V_per_A=float(f), temperature_K=t, split="train", **extra))
+                if n_t == 0:
+                    for f in heldout_fields_V_per_A:
+                        tasks.append(dict(seed=int(seed) + 10_000, field_V_per_A=float(f), temperature_K=t,
+                                          split="heldout", **extra))
     db = connect(str(db_path))
     done = _done_tasks(db)
     todo = []
     for t in tasks:
         name = f"md-{method}-F{t['field_V_per_A']:+.3f}-T{t['temperature_K']:.0f}-s{t['seed']}"
+        if t.get("system") == "bulk":
+            name = f"bulk-{t['n_ec']}EC-{t['n_salt']}LiBF4-" + name
         if name in done:
             continue
         todo.append(dict(t, task=name, method=method, n_steps=n_steps, timestep_fs=float(timestep_fs),
@@ -200,7 +220,8 @@ def generate_reference_md(
     def on_result(i, frames):
         t = todo[i]
         meta = dict(task=t["task"], method=method, field_V_per_A=t["field_V_per_A"],
-                    temperature_K=t["temperature_K"], split=t["split"], seed=t["seed"])
+                    temperature_K=t["temperature_K"], split=t["split"], seed=t["seed"],
+                    system=t.get("system", "interface"))
         if not frames:
             log.warning("reference MD task %s produced no frame (SCF failure at start)", t["task"])
             frames = []

@@ -66,12 +66,14 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     ])
 
 
-def _min_dist_xy_periodic(new: np.ndarray, old: np.ndarray, lx: float, ly: float) -> float:
+def _min_dist_xy_periodic(new: np.ndarray, old: np.ndarray, lx: float, ly: float, lz: float | None = None) -> float:
+    """Closest contact between two point sets, minimum image in x, y (and z when ``lz`` is given)."""
     if len(old) == 0:
         return np.inf
     d = new[:, None, :] - old[None, :, :]
-    d[..., 0] -= lx * np.round(d[..., 0] / lx)
-    d[..., 1] -= ly * np.round(d[..., 1] / ly)
+    for k, length in enumerate((lx, ly, lz)):
+        if length is not None:
+            d[..., k] -= length * np.round(d[..., k] / length)
     return float(np.sqrt((d**2).sum(-1)).min())
 
 
@@ -99,12 +101,7 @@ def build_interface(
     lx, ly = sheet.cell[0, 0], sheet.cell[1, 1]
     volume_A3 = (n_ec * _MASS_EC_G_MOL + n_salt * _MASS_LIBF4_G_MOL) / (EC_DENSITY_G_CM3 * _AVOGADRO_A3)
     height_A = max(volume_A3 / (lx * ly), 4.0)
-    molecules: list[tuple[list[str], np.ndarray]] = []
-    for _ in range(n_salt):
-        molecules.append((["Li"], np.zeros((1, 3))))
-        molecules.append((["B", "F", "F", "F", "F"], _BF4_POSITIONS))
-    for _ in range(n_ec):
-        molecules.append((_EC_SYMBOLS, _EC_POSITIONS))
+    molecules = _molecules(n_ec, n_salt)
     # random sequential packing; if it jams, the film is made 10 % thicker and packing restarts
     for expansion in (1.0, 1.1, 1.2, 1.35, 1.5):
         packed = _pack(molecules, rng, lx, ly, GRAPHENE_Z_A + GAP_A, height_A * expansion, max_tries)
@@ -130,6 +127,56 @@ def build_interface(
     atoms.wrap()
     atoms.info.update(system="LiBF4/EC/graphene", n_ec=int(n_ec), n_salt=int(n_salt), seed=int(seed))
     return atoms
+
+
+def salt_concentration_mol_L(atoms: Atoms) -> float:
+    """LiBF₄ concentration of a bulk electrolyte cell, mol/L (number of Li / cell volume)."""
+    n_li = int((atoms.numbers == 3).sum())
+    return n_li / (abs(np.linalg.det(np.array(atoms.cell))) * _AVOGADRO_A3) * 1000.0
+
+
+def build_bulk_electrolyte(n_ec: int = 5, n_salt: int = 1, *, seed: int = 0, max_tries: int = 20000) -> Atoms:
+    """Bulk LiBF₄/EC: ``n_ec`` EC + ``n_salt`` LiBF₄ in a cubic cell, periodic in x, y and z.
+
+    The edge follows from the same volume rule as the interface film (each molecule takes
+    mass/ρ with ρ the liquid density of EC, 1.32 g/cm³), so 5 EC + 1 LiBF₄ is a 8.7 Å cube at
+    about 2.5 mol/L and 26 EC + 2 LiBF₄ a 14.6 Å cube at about 1.1 mol/L
+    (:func:`salt_concentration_mol_L`). Random orientations and centres with a minimum image
+    contact of ``MIN_DISTANCE_A`` in all three directions. No field: the bulk has no electrode.
+    """
+    if int(n_ec) < 0 or int(n_salt) < 0 or int(n_ec) + int(n_salt) < 1:
+        raise InputError(f"n_ec = {n_ec}, n_salt = {n_salt} must be >= 0 with at least one molecule")
+    rng = np.random.default_rng(seed)
+    volume_A3 = (n_ec * _MASS_EC_G_MOL + n_salt * _MASS_LIBF4_G_MOL) / (EC_DENSITY_G_CM3 * _AVOGADRO_A3)
+    molecules = _molecules(n_ec, n_salt)
+    for expansion in (1.0, 1.05, 1.1, 1.2):
+        edge = (volume_A3 * expansion) ** (1.0 / 3.0)
+        packed = _pack(molecules, rng, edge, edge, 0.0, edge, max_tries, periodic_z=True)
+        if packed is not None:
+            break
+    else:
+        raise ConvergenceError(f"could not pack {n_ec} EC + {n_salt} LiBF4 in a periodic cube in {max_tries} tries")
+    symbols, positions, tags, charges = [], [], [], []
+    for k, ((syms, _), trial) in enumerate(zip(molecules, packed), start=1):
+        symbols += syms
+        positions += list(trial)
+        tags += [k] * len(syms)
+        charges += [1.0] if syms == ["Li"] else ([-1.0] + [0.0] * 4 if syms[0] == "B" else [0.0] * len(syms))
+    atoms = Atoms(symbols, positions=positions, cell=[edge, edge, edge], pbc=True, tags=tags)
+    atoms.set_initial_charges(charges)
+    atoms.wrap()
+    atoms.info.update(system="LiBF4/EC bulk", n_ec=int(n_ec), n_salt=int(n_salt), seed=int(seed))
+    return atoms
+
+
+def _molecules(n_ec: int, n_salt: int) -> list[tuple[list[str], np.ndarray]]:
+    molecules: list[tuple[list[str], np.ndarray]] = []
+    for _ in range(n_salt):
+        molecules.append((["Li"], np.zeros((1, 3))))
+        molecules.append((["B", "F", "F", "F", "F"], _BF4_POSITIONS))
+    for _ in range(n_ec):
+        molecules.append((_EC_SYMBOLS, _EC_POSITIONS))
+    return molecules
 
 
 def default_system(seed: int = 0, *, size: str = "train") -> Atoms:
@@ -178,8 +225,12 @@ def freeze_electrode(atoms: Atoms) -> int:
     return int(mask.sum())
 
 
-def _pack(molecules, rng, lx, ly, z_lo, height_A, max_tries):
-    """Place rigid molecules one by one (random orientation and centre); None if it jams."""
+def _pack(molecules, rng, lx, ly, z_lo, height_A, max_tries, *, periodic_z: bool = False):
+    """Place rigid molecules one by one (random orientation and centre); None if it jams.
+
+    ``periodic_z``: the cell is periodic along z too (bulk): centres anywhere in [z_lo, z_lo +
+    height_A), contacts by minimum image in z.
+    """
     z_hi = z_lo + height_A
     placed = np.empty((0, 3))
     out = []
@@ -190,6 +241,11 @@ def _pack(molecules, rng, lx, ly, z_lo, height_A, max_tries):
             if tries > max_tries:
                 return None
             xyz = local @ _random_rotation(rng).T
+            if periodic_z:
+                trial = xyz - xyz.mean(0) + rng.uniform(0, 1, 3) * [lx, ly, height_A] + [0, 0, z_lo]
+                if _min_dist_xy_periodic(trial, placed, lx, ly, height_A) >= MIN_DISTANCE_A:
+                    break
+                continue
             span = xyz[:, 2].max() - xyz[:, 2].min()
             lo = z_lo - xyz[:, 2].min()
             hi = max(lo, z_hi - xyz[:, 2].max()) if span < height_A else lo + 0.5

@@ -72,9 +72,10 @@ class TrainingSettings:
     parallel_members: int = 1
     #: gradient-norm clip for message-passing training (0: none)
     clip_grad_norm: float = 10.0
-    #: message passing: start every member from the same-index member of this trained ensemble
-    #: (a folder written by :func:`save_ensemble`, same architecture) with a fresh optimiser at
-    #: ``learning_rate``, instead of a random initialisation (continued training)
+    #: start every member from the same-index member of this trained ensemble (a folder written
+    #: by :func:`save_ensemble`, same architecture and settings) with a fresh optimiser at
+    #: ``learning_rate``, instead of a random initialisation (continued training, e.g. after
+    #: new labels; symmetry-function members also keep their feature normalisation)
     init_from: str | None = None
 
     def validate(self) -> None:
@@ -239,6 +240,10 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     start_epoch, minutes_before = 0, 0.0
     if resume:
         members, history, start_epoch, minutes_before = _resume_state(checkpoint_dir, members, s)
+    elif s.init_from:
+        # continued training: weights *and* normalisation buffers of the earlier ensemble, so the
+        # features keep the scaling the weights were fitted with
+        members, _, _, _ = _resume_state(s.init_from, members, s, need_history=False)
     else:
         for m in members:
             fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx], std_floor=s.feature_std_floor)
@@ -503,8 +508,11 @@ def _split(atoms_list, s: TrainingSettings, rng) -> tuple[np.ndarray, np.ndarray
     return order[is_val[order]], order[~is_val[order]]
 
 
-def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings):
-    """Members (float64, with their buffers), history, next epoch and minutes spent, from a checkpoint."""
+def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings, *, need_history: bool = True):
+    """Members (float64, with their buffers), history, next epoch and minutes spent, from a checkpoint.
+
+    ``need_history=False`` (continued training from a finished ensemble): only the members.
+    """
     if checkpoint_dir is None:
         raise InputError("resume=True needs checkpoint_dir (the folder of the ensemble to continue)")
     ens, info = load_ensemble(checkpoint_dir)
@@ -514,6 +522,8 @@ def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings):
     if ens.members[0].config() != fresh_members[0].config():
         raise InputError(f"the checkpoint in {checkpoint_dir} has another architecture "
                          f"({ens.members[0].config()}); resume needs the same descriptor and network")
+    if not need_history:
+        return [m.train() for m in ens.members], {}, 0, 0.0
     meta = info.get("meta", {})
     keys = ("epoch", "train_loss", "val_loss", "val_force_rmse", "val_energy_rmse_per_atom")
     history = {k: list(meta.get("history", {}).get(k, [])) for k in keys}

@@ -20,6 +20,15 @@ def _floats(text: str) -> list[float]:
         raise InputError(f"{text!r} must be a comma-separated list of numbers") from None
 
 
+def _compositions(text: str) -> list[tuple[int, int]]:
+    from ..errors import InputError
+
+    try:
+        return [(int(c.split(":")[0]), int(c.split(":")[1])) for c in text.split(",") if c.strip()]
+    except (ValueError, IndexError):
+        raise InputError(f"compositions = {text!r} must look like '5:1,8:1' (n_EC:n_LiBF4 pairs)") from None
+
+
 @click.group("potential")
 def command() -> None:
     """Label, train and evaluate the field-aware ML potential."""
@@ -37,19 +46,23 @@ def command() -> None:
 @click.option("--timestep-fs", default=1.0, show_default=True, type=float)
 @click.option("--store-every", default=1, show_default=True, type=click.IntRange(min=1),
               help="Keep every k-th MD step as a row (the reference still drives every step).")
+@click.option("--system", type=click.Choice(["interface", "bulk"]), default="interface", show_default=True,
+              help="Graphene/EC/LiBF4 interface cells, or bulk LiBF4/EC cubes (give --fields 0).")
+@click.option("--compositions", default="5:1", show_default=True,
+              help="Bulk only: comma-separated n_EC:n_LiBF4 cell compositions, e.g. 5:1,8:1,6:2.")
 @click.option("--n-workers", default=1, show_default=True, type=int, help="Dask workers (0 = serial).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 @click.option("--extxyz", default=None, type=click.Path(dir_okay=False), help="Also export all rows as extxyz.")
 @quiet_option
-def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps, timestep_fs, store_every, n_workers,
-          scheduler, extxyz, quiet) -> None:
+def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps, timestep_fs, store_every, system,
+          compositions, n_workers, scheduler, extxyz, quiet) -> None:
     """Label reference-MD configurations (xTB with an applied field) into an ASE database."""
     from ..atomistic.labelling import export_extxyz, generate_reference_md
 
     n = generate_reference_md(db_path, fields_V_per_A=_floats(fields), heldout_fields_V_per_A=_floats(heldout_fields),
                               temperatures_K=_floats(temperatures), seeds=[int(s) for s in _floats(seeds)],
                               n_steps=n_steps, timestep_fs=timestep_fs, method=method, store_every=store_every,
-                              n_workers=n_workers,
+                              system=system, compositions=_compositions(compositions), n_workers=n_workers,
                               scheduler=scheduler, progress=not quiet)
     click.echo(f"wrote {n} labelled configurations to {db_path}")
     if extxyz:
@@ -95,7 +108,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--parallel-members", default=1, show_default=True, type=click.IntRange(min=1),
               help="PaiNN: members trained at once in separate processes.")
 @click.option("--init-from", default=None, type=click.Path(file_okay=False, exists=True),
-              help="PaiNN: continue training from the trained ensemble in this folder (fresh optimiser).")
+              help="Continue training from the trained ensemble in this folder (same architecture and settings; "
+                   "fresh optimiser at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
@@ -181,6 +195,49 @@ def md(out_dir, fields, n_steps, timestep_fs, interval, temperature_K, seed, siz
         click.echo(f"F = {r['field_V_per_A']:+.3f} V/Å: {r['n_frames']} frames, {r['time_ps']:.2f} ps, "
                    f"{r['n_untrusted_frames']} untrusted, {r['wall_time_s']:.0f} s")
     click.echo(f"wrote {out_dir}/manifest.json")
+
+
+@command.command("transport")
+@click.option("--out", "out_dir", default="data/mlmd_bulk_transport", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the runs (.npz), manifest.json and diffusivity.json.")
+@click.option("--compositions", default="26:1,25:2,24:3", show_default=True,
+              help="Comma-separated n_EC:n_LiBF4 cubes (one concentration each; ~0.45, 0.9, 1.35 mol/L).")
+@click.option("--temperatures", default="300,360", show_default=True, help="Temperatures [K], one run each.")
+@click.option("--steps", "n_steps", default=30000, show_default=True, type=int, help="MD steps per state point.")
+@click.option("--timestep-fs", default=1.0, show_default=True, type=float)
+@click.option("--interval", default=20, show_default=True, type=int, help="Store every n-th step.")
+@click.option("--friction-per-fs", default=0.001, show_default=True, type=float, help="Langevin friction.")
+@click.option("--equilibration-ps", default=2.0, show_default=True, type=float,
+              help="Time discarded at the start of each run before the MSD.")
+@click.option("--model", default=None, help="Shipped model folder name (default: the package default).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--analyse-only", is_flag=True, help="Only (re)analyse the runs already in OUT.")
+@click.option("--n-workers", default=0, show_default=True, type=int, help="Dask workers (0 = serial).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@quiet_option
+def transport(out_dir, compositions, temperatures, n_steps, timestep_fs, interval, friction_per_fs, equilibration_ps,
+              model, seed, analyse_only, n_workers, scheduler, quiet) -> None:
+    """Bulk LiBF4/EC ML-MD → self-diffusivities and the salt diffusivity D_e(c, T) for the export."""
+    from pathlib import Path
+
+    from ..atomistic.electrolyte_transport import analyse_runs, plot_diffusivity, run_bulk_md
+
+    if not analyse_only:
+        man = run_bulk_md(out_dir, compositions=_compositions(compositions), temperatures_K=_floats(temperatures),
+                          n_steps=n_steps, timestep_fs=timestep_fs, interval=interval,
+                          friction_per_fs=friction_per_fs, seed=seed, model=model, n_workers=n_workers,
+                          scheduler=scheduler, progress=not quiet)
+        for r in man["runs"]:
+            click.echo(f"{r['file']}: {r['concentration_mol_L']:.2f} mol/L, {r['time_ps']:.1f} ps, untrusted "
+                       f"{100 * r['untrusted_fraction']:.0f} %, {r['wall_time_s']:.0f} s"
+                       + (f" (stopped: {r['stop_reason']})" if r["stop_reason"] else ""))
+    res = analyse_runs(out_dir, equilibration_ps=equilibration_ps)
+    plot_diffusivity(res, Path(out_dir) / "diffusivity.png")
+    tab = res["electrolyte_diffusivity"]
+    for c, d, e in zip(tab["concentration_mol_m3"], tab["diffusivity_m2_s"], tab["diffusivity_error_m2_s"]):
+        click.echo(f"D_e({c / 1000:.2f} mol/L, {tab['reference_temperature_K']:.0f} K) = {d:.3g} ± {1.96 * e:.2g} m2/s")
+    click.echo(f"E_a = {tab['activation_energy_J_mol'] / 1000:.1f} ± {1.96 * tab['activation_energy_error_J_mol'] / 1000:.1f}"
+               f" kJ/mol; wrote {out_dir}/diffusivity.json")
 
 
 @command.command("core")

@@ -23,6 +23,9 @@ SCHEMA = {
         "concentration_mol_m3": Field(float, 1000.0, low=0.0, low_inclusive=False, high=1e4),
         "temperature_K": Field(float, 298.15, low=200.0, high=400.0),
         "relative_permittivity": Field(float, 30.0, low=1.0, high=200.0),
+        "diffusivity": Field(str, "ml-md", choices=("ml-md", "base"),
+                             help="'ml-md': D_e(c, T) from the shipped bulk ML-MD goes into the cell (when shipped for "
+                                  "the default potential); 'base': the base set's (the ML-MD values are reported)"),
     },
     "interface": {
         "stern_capacitance_F_m2": Field(float, 0.2, low=0.0, low_inclusive=False, high=10.0),

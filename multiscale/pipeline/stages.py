@@ -30,9 +30,16 @@ def stage_md(ctx: StageContext) -> dict:
 
 
 def stage_analysis(ctx: StageContext) -> dict:
+    """Interface analysis of the MD stage's frames, plus the shipped bulk D_e(c, T)."""
     from .atomistic_stage import run_analysis
+    from .transport_stage import bulk_transport
 
-    return run_analysis(ctx)
+    out = run_analysis(ctx)
+    bulk = bulk_transport(ctx.config, ctx.figures_dir)
+    out.setdefault("parameters", {}).update(bulk.get("parameters", {}))
+    out["derived"] = out.get("derived", []) + bulk.get("derived", [])
+    out["bulk_transport"] = {k: v for k, v in bulk.items() if k not in ("parameters", "derived")}
+    return out
 
 
 def stage_reactions(ctx: StageContext) -> dict:

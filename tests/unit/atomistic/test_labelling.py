@@ -91,3 +91,23 @@ def test_training_frames_from_several_databases(tmp_path):
         load_training_frames([tmp_path / "a.db", tmp_path / "c.db"])
     with pytest.raises(InputError, match="frame_stride"):
         load_training_frames(tmp_path / "a.db", frame_stride=0)
+
+
+def test_bulk_reference_md_rows(tmp_path):
+    """system="bulk": periodic LiBF4/EC cubes labelled by xTB, the task named by its composition."""
+    from multiscale.atomistic.labelling import generate_reference_md
+    from multiscale.errors import InputError
+
+    db = tmp_path / "bulk.db"
+    n = generate_reference_md(db, system="bulk", compositions=[(3, 1)], fields_V_per_A=[0.0],
+                              heldout_fields_V_per_A=[], temperatures_K=[300.0], seeds=[0], n_steps=2,
+                              n_workers=0, progress=False)
+    assert n == 2
+    rows = load_dataset(db)
+    assert all(r.pbc.all() and len(r) == 36 and r.info["system"] == "bulk" for r in rows)
+    assert rows[0].info["task"] == "bulk-3EC-1LiBF4-md-GFN1-xTB-F+0.000-T300-s0"
+    assert abs(rows[1].calc.results["charges"].sum()) < 1e-6
+    with pytest.raises(InputError, match="system"):
+        generate_reference_md(db, system="gas", progress=False)
+    with pytest.raises(InputError, match="compositions"):
+        generate_reference_md(db, system="bulk", compositions=[(0, 0)], progress=False)

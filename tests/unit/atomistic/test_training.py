@@ -144,3 +144,23 @@ def test_feature_std_floor_raises_tiny_stds_to_a_fraction_of_the_median():
     torch.testing.assert_close(model.feature_std[big], raw[big])
     with pytest.raises(InputError, match="feature_std_floor"):
         TrainingSettings(feature_std_floor=-1.0).validate()
+
+
+def test_init_from_keeps_weights_and_normalisation(tmp_path):
+    """Continued training starts from the earlier members, normalisation buffers included, even when
+    the new data would standardise differently; another architecture is refused."""
+    frames = _synthetic_frames()
+    s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
+    ens, hist = train_ensemble(frames, s, progress=False)
+    save_ensemble(ens, tmp_path / "start", meta=dict(history=hist))
+    shifted = _synthetic_frames(20)  # more data: other feature statistics
+    cont = TrainingSettings(n_members=4, epochs=2, batch_size=4, seed=1, network=NetworkSettings(hidden=(8,)),
+                            learning_rate=0.0, init_from=str(tmp_path / "start"))
+    ens2, hist2 = train_ensemble(shifted, cont, progress=False)
+    assert hist2["epoch"] == [0, 1]
+    for m0, m1 in zip(ens.members, ens2.members):
+        for (name, v0), v1 in zip(m0.state_dict().items(), m1.state_dict().values()):
+            torch.testing.assert_close(v0, v1, rtol=1e-6, atol=1e-7, msg=name)
+    with pytest.raises(InputError, match="another architecture"):
+        train_ensemble(frames, TrainingSettings(n_members=4, epochs=2, network=NetworkSettings(hidden=(4,)),
+                                                init_from=str(tmp_path / "start")), progress=False)
