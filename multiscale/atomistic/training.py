@@ -165,6 +165,31 @@ def _weighted_loss(out: dict, t: dict, atom_config, n_configs: int, force_weight
     return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach(), q=q_err.detach(), d=d_err.detach())
 
 
+def _refit_atomic_energies(model: FieldAwarePotential, batches, atoms_list) -> np.ndarray:
+    """Shift each element's atomic energy (the bias of its network's energy output) by the least-squares
+    per-element correction of the model's energy residuals; returns the shifts [eV].
+
+    A model trained on one composition (every interface cell has the same formula) has per-element
+    energies fixed only in that combination: on a new composition (bulk electrolyte) its total
+    energy is off by eV per atom while its forces are fine. Continued training would spend its
+    first epochs, with huge energy gradients, undoing that; this removes it exactly first.
+    """
+    energies = []
+    with torch.no_grad():
+        for cb in batches:
+            g = cb.g.to(model.feature_mean.dtype)
+            out = model.energy_from_features(g, {k: (v.to(g.dtype) if torch.is_tensor(v) and v.is_floating_point()
+                                                     else v) for k, v in cb.batch.items()})
+            energies.append(out["energy"].double().numpy())
+    pred = np.concatenate(energies)
+    ref = np.array([a.get_potential_energy() for a in atoms_list])
+    delta = atomic_reference_energies(_composition(atoms_list, model.elements), ref - pred)
+    with torch.no_grad():
+        for k, net in enumerate(model.nets):
+            net[-1].bias[0] += float(delta[k] / model.energy_scale)
+    return delta
+
+
 def _member_loss(model, cb: _CachedBatch, settings: TrainingSettings, weights: torch.Tensor, train: bool):
     out = model(cb.batch, features=cb.features(), forces=True, create_graph=train)
     return _weighted_loss(out, cb.targets, cb.atom_config, cb.batch["n_configs"], cb.force_weight, settings,
@@ -187,10 +212,33 @@ def fit_normalisation(model: FieldAwarePotential, batches, atoms_list, *, std_fl
     _fit_ranges(model, atoms_list)
 
 
+def _composition(atoms_list, elements) -> np.ndarray:
+    """(configurations, elements) atom counts."""
+    lut = {z: k for k, z in enumerate(elements)}
+    out = np.zeros((len(atoms_list), len(elements)))
+    for c, a in enumerate(atoms_list):
+        for z, n in zip(*np.unique(a.numbers, return_counts=True)):
+            out[c, lut[int(z)]] = n
+    return out
+
+
+def atomic_reference_energies(counts: np.ndarray, energies_eV: np.ndarray, base_eV: float = 0.0) -> np.ndarray:
+    """Per-element energies ε_Z with Σ_Z n_cZ ε_Z ≈ E_c: ``base_eV`` plus the minimum-norm least-squares
+    correction. Compositions that never vary independently (LiBF₄ always 1:1:4) leave the split
+    between their elements undetermined; the minimum norm keeps it even. One composition alone
+    moves every element by the same amount: its mean residual per atom."""
+    r = np.asarray(energies_eV, dtype=float) - counts.sum(1) * base_eV
+    delta, *_ = np.linalg.lstsq(counts, r, rcond=None)
+    return base_eV + delta
+
+
 def _fit_ranges(model, atoms_list) -> None:
-    """Energy shift (mean energy per atom), trained field range and minimum distance (buffers)."""
+    """Per-element energy shift (atomic reference energies, :func:`atomic_reference_energies` about the
+    mean energy per atom), trained field range and minimum distance (buffers)."""
     e_per_atom = np.array([a.get_potential_energy() / len(a) for a in atoms_list])
-    model.energy_shift.fill_(float(e_per_atom.mean()))
+    counts = _composition(atoms_list, model.elements)
+    energies = np.array([a.get_potential_energy() for a in atoms_list])
+    model.energy_shift.copy_(torch.from_numpy(atomic_reference_energies(counts, energies, float(e_per_atom.mean()))))
     fields = [float(a.info.get("field_V_per_A", 0.0)) for a in atoms_list]
     model.field_range.copy_(torch.tensor([min(fields), max(fields)], dtype=torch.float64))
     dmin = min(float(np.min(a.get_all_distances(mic=True)[np.triu_indices(len(a), 1)])) for a in atoms_list[:200])
@@ -244,6 +292,8 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         # continued training: weights *and* normalisation buffers of the earlier ensemble, so the
         # features keep the scaling the weights were fitted with
         members, _, _, _ = _resume_state(s.init_from, members, s, need_history=False)
+        for m in members:  # new compositions: their atomic reference energies first (see the function)
+            _refit_atomic_energies(m, train_batches, [atoms_list[k] for k in np.sort(train_idx)])
     else:
         for m in members:
             fit_normalisation(m, train_batches, [atoms_list[k] for k in train_idx], std_floor=s.feature_std_floor)
