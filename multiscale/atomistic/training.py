@@ -115,7 +115,21 @@ def _targets(atoms_list) -> dict:
     q = torch.from_numpy(np.concatenate([a.calc.results["charges"] for a in atoms_list]))
     n = torch.tensor([len(a) for a in atoms_list], dtype=torch.float64)
     mu = torch.tensor([float(a.calc.results["dipole"][2]) for a in atoms_list], dtype=torch.float64)
-    return dict(energy=e, forces=f, charges=q, n_atoms=n, dipole_z=mu)
+    has_mu = torch.tensor([float(dipole_defined(a)) for a in atoms_list], dtype=torch.float64)
+    return dict(energy=e, forces=f, charges=q, n_atoms=n, dipole_z=mu, dipole_weight=has_mu)
+
+
+def dipole_defined(atoms, *, vacuum_A: float = 5.0) -> bool:
+    """Whether the cell's z dipole means something: a slab with at least ``vacuum_A`` of vacuum along z.
+
+    In a cell filled along z (bulk electrolyte) Σ q_i z_i depends on where the atoms are wrapped,
+    so neither the reference's nor the model's dipole is physical there: those configurations
+    get no dipole loss.
+    """
+    if not atoms.pbc[2]:
+        return True
+    z = atoms.positions[:, 2]
+    return bool(np.ptp(z) + vacuum_A <= atoms.cell[2, 2])
 
 
 class _CachedBatch:
@@ -159,7 +173,7 @@ def _weighted_loss(out: dict, t: dict, atom_config, n_configs: int, force_weight
     e_err = ((out["energy"] - t["energy"]) / t["n_atoms"]) ** 2
     f_err = per_config(force_weight * ((out["forces"] - t["forces"]) ** 2).sum(1)) / (3 * t["n_atoms"])
     q_err = per_config((out["charges"] - t["charges"]) ** 2) / t["n_atoms"]
-    d_err = ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
+    d_err = t["dipole_weight"] * ((out["dipole_z"] - t["dipole_z"]) / t["n_atoms"]) ** 2
     per = (settings.weight_energy * e_err + settings.weight_force * f_err
            + settings.weight_charge * (q_err + d_err))
     return (w * per).sum() / w.sum(), dict(e=e_err.detach(), f=f_err.detach(), q=q_err.detach(), d=d_err.detach())

@@ -111,11 +111,13 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="Continue training from the trained ensemble in this folder (same architecture and settings; "
                    "fresh optimiser at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="torch intra-op threads of this process (symmetry-function training runs in one process).")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
           architecture, features, layers, rbf, switch_width_A, device, parallel_members, init_from, resume,
-          quiet) -> None:
+          threads, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -124,7 +126,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     from ..atomistic.model import DescriptorSettings, NetworkSettings
     from ..atomistic.training import TrainingSettings, attach_core_repulsion, save_ensemble, train_ensemble
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
                                 learning_rate=learning_rate, seed=seed, validation_split=validation_split,
                                 weight_force_electrode=electrode_force_weight,

@@ -33,3 +33,23 @@ def test_evaluate_writes_report(tmp_path, capsys):
     assert code == 0, err
     rep = json.loads(out.read_text())
     assert "0.075" in rep["heldout_errors_by_field"]
+
+
+def test_transport_analyse_only_and_bad_compositions(tmp_path, capsys):
+    """`potential transport --analyse-only` re-analyses stored runs; bad compositions: one-line error."""
+    from tests.unit.atomistic.test_electrolyte_transport import _brownian_run
+    from multiscale.atomistic.electrolyte_transport import state_name
+
+    runs = []
+    for t in (300.0, 340.0):
+        name = state_name(25, 2, t)
+        _brownian_run(tmp_path / name, (0.02, 0.03, 0.03), n=(2, 2, 25), n_frames=2000, seed=int(t), temperature_K=t)
+        runs.append(dict(file=name, n_ec=25, n_salt=2, temperature_K=t, concentration_mol_L=0.9,
+                         untrusted_fraction=0.0, analysed_ps=40.0))
+    (tmp_path / "manifest.json").write_text(json.dumps(dict(model="m", model_sha256_16="x", runs=runs)))
+    code, out, _ = run_cli(["potential", "transport", "--out", str(tmp_path), "--analyse-only",
+                            "--equilibration-ps", "0"], capsys)
+    assert code == 0 and "D_e(0.90 mol/L, 300 K)" in out and "E_a" in out
+    assert (tmp_path / "diffusivity.json").is_file() and (tmp_path / "diffusivity.png").is_file()
+    code, _, err = run_cli(["potential", "transport", "--out", str(tmp_path / "x"), "--compositions", "5-1"], capsys)
+    assert code != 0 and "compositions" in err and len(err.strip().splitlines()) == 1

@@ -225,3 +225,16 @@ def test_init_from_refits_energy_offsets_of_a_new_composition(tmp_path):
     assert energy_error(ens, other) > 1.0                     # eV/atom off on the new formula
     assert energy_error(ens2, other) < 0.1 * energy_error(ens, other)
     assert energy_error(ens2, frames) < energy_error(ens, other)
+
+
+def test_dipole_loss_only_where_the_dipole_is_defined():
+    """A slab with vacuum along z has a z dipole; a bulk cube does not (it depends on the wrapping)."""
+    from multiscale.atomistic.system import build_bulk_electrolyte
+    from multiscale.atomistic.training import _targets, dipole_defined
+
+    slab, bulk = default_system(0), build_bulk_electrolyte(5, 1, seed=0)
+    assert dipole_defined(slab) and not dipole_defined(bulk)
+    for a in (slab, bulk):
+        a.calc = SinglePointCalculator(a, energy=0.0, forces=np.zeros((len(a), 3)), charges=np.zeros(len(a)),
+                                       dipole=np.array([0.0, 0.0, 3.0]))
+    assert _targets([slab, bulk])["dipole_weight"].tolist() == [1.0, 0.0]
