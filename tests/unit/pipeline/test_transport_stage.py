@@ -1,7 +1,6 @@
 """The run's bulk-transport step: shipped D_e(c, T) → summary parameters and the PyBaMM export."""
 import math
 
-import numpy as np
 import pytest
 
 from multiscale.battery.export import DerivedParameter, _evaluate, export_parameters
@@ -66,3 +65,23 @@ def test_missing_shipped_data_falls_back_with_reason(tmp_path, monkeypatch):
                         lambda model_name=None: (None, "no shipped bulk transport (data/x)"))
     out = transport_stage.bulk_transport(load_run_config(), tmp_path)
     assert out == {"note": "D_e from the base set: no shipped bulk transport (data/x)"}
+
+
+def test_ml_md_diffusivity_round_trips_through_bpx(tmp_path, shipped):
+    """The table and its Arrhenius factor survive BPX: PyBaMM's BPX reader gives the same D_e."""
+    import warnings
+
+    import pybamm
+
+    from multiscale.battery.export import write_bpx
+
+    shipped(_result())
+    (d,) = transport_stage.bulk_transport(load_run_config(), tmp_path)["derived"]
+    export = export_parameters([DerivedParameter(**d)])
+    write_bpx(export, tmp_path / "p.bpx.json")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not found in BPX file.*")
+        pv = pybamm.ParameterValues.create_from_bpx(str(tmp_path / "p.bpx.json"))
+    for c, t in ((450.0, 298.15), (900.0, 298.15), (1350.0, 320.0)):
+        want = _evaluate(export.parameter_values, "Electrolyte diffusivity [m2.s-1]", c, t)[0]
+        assert _evaluate(pv, "Electrolyte diffusivity [m2.s-1]", c, t)[0] == pytest.approx(want, rel=0.02)
