@@ -168,7 +168,7 @@ def _one_state(job: dict) -> dict:
                                 temperature_K=np.array(series["temperature"]), cell_A=atoms.cell.array,
                                 n_li=len(li), n_b=len(b), n_ec=len(ec))
     return {"file": out.name, "n_ec": int(job["n_ec"]), "n_salt": int(job["n_salt"]),
-            "temperature_K": float(job["temperature_K"]), "seed": int(job["seed"]),
+            "temperature_K": float(job["temperature_K"]), "seed": int(job["seed"]), "n_steps": int(job["n_steps"]),
             "concentration_mol_L": salt_concentration_mol_L(atoms), "n_atoms": len(atoms),
             "box_length_A": float(atoms.cell.lengths()[0]), "n_frames": int(sigma.size),
             "time_ps": float(series["time"][-1] / 1000.0), "stop_reason": reason,
@@ -184,7 +184,8 @@ def run_bulk_md(out_dir, *, compositions, temperatures_K, n_steps: int, timestep
     """One run per (composition, temperature) through :func:`multiscale.parallel.parallel_map`.
 
     ``compositions``: (n_EC, n_LiBF₄) pairs. Runs whose file exists with the same model and
-    settings in ``out_dir/manifest.json`` are skipped (resume). Returns the manifest.
+    settings in ``out_dir/manifest.json`` are skipped (resume; a finished run of another length
+    is kept too: each run records its own ``n_steps``). Returns the manifest.
     """
     from ..io import atomic_write_text
     from ..parallel import parallel_map
@@ -212,14 +213,16 @@ def run_bulk_md(out_dir, *, compositions, temperatures_K, n_steps: int, timestep
                     n_steps=n_steps, seed=int(seed), trust_eV_per_A=float(trust_eV_per_A))
     manifest_path = out / "manifest.json"
     old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    same = {k: old.get(k) for k in settings} == settings
+    # finished runs are kept when the physics is the same; their length may differ (each run is
+    # analysed on its own, and records its own n_steps)
+    same = all(old.get(k) == v for k, v in settings.items() if k != "n_steps")
     done = {r["file"]: r for r in old.get("runs", [])} if same else {}
     jobs, runs = [], {}
     for k, (n_ec, n_salt) in enumerate(comps):
         for t in temps:
             name = state_name(n_ec, n_salt, t)
             if name in done and (out / name).is_file():
-                runs[name] = done[name]
+                runs[name] = {"n_steps": old.get("n_steps"), **done[name]}
                 continue
             jobs.append(dict(n_ec=n_ec, n_salt=n_salt, temperature_K=t, seed=int(seed) + k, n_steps=n_steps,
                              timestep_fs=float(timestep_fs), interval=interval, friction_per_fs=float(friction_per_fs),

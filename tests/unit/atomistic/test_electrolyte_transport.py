@@ -123,6 +123,10 @@ def test_bulk_md_runs_stores_tracers_and_resumes(tmp_path):
         assert np.all(np.isfinite(d["max_force_uncertainty_eV_per_A"]))
     again = run_bulk_md(tmp_path, **kw)
     assert again["runs"][0]["wall_time_s"] == run["wall_time_s"]  # not rerun
+    longer = run_bulk_md(tmp_path, **dict(kw, n_steps=60))          # a finished run of another length is kept
+    assert longer["runs"][0]["wall_time_s"] == run["wall_time_s"] and longer["runs"][0]["n_steps"] == 40
+    other = run_bulk_md(tmp_path, **dict(kw, friction_per_fs=0.002))  # other physics: run again
+    assert other["runs"][0]["wall_time_s"] != run["wall_time_s"]
     with pytest.raises(InputError, match="composition"):
         run_bulk_md(tmp_path, compositions=[(5, 0)], temperatures_K=[300.0], n_steps=40, progress=False)
     with pytest.raises(InputError, match="temperature_K"):
