@@ -22,7 +22,7 @@ Analysis (:func:`analyse_runs`):
   EC (``EC_VISCOSITY_PA_S``, 1.90 mPa s at 40 °C, K. Xu, Chem. Rev. 104, 4303 (2004), Table 1),
   not applied: the exported values are the cell's D_PBC, a lower bound.
 - Temperature: per concentration, an Arrhenius fit ln D = ln D(T_ref) − E_a/R (1/T − 1/T_ref)
-  weighted by the errors; D_e(c, T_ref) becomes a table in c and one E_a (error-weighted mean
+  over the runs' measured mean temperatures (after equilibration), weighted by the errors; D_e(c, T_ref) becomes a table in c and one E_a (error-weighted mean
   over concentrations) gives the temperature dependence, exactly the form
   :class:`multiscale.battery.export.DerivedParameter` maps onto PyBaMM.
 
@@ -308,7 +308,8 @@ def analyse_runs(out_dir, *, equilibration_ps: float = 2.0, n_blocks: int = 5,
         by_c.setdefault((s["n_ec"], s["n_salt"]), []).append(s)
     rows = []
     for (n_ec, n_salt), group in sorted(by_c.items(), key=lambda kv: kv[1][0]["concentration_mol_L"]):
-        fit = arrhenius_fit([g["temperature_K"] for g in group], [g["D_salt_m2_s"] for g in group],
+        # the measured mean temperature: a weak thermostat on an imperfect potential can sit below its set point
+        fit = arrhenius_fit([g["mean_temperature_K"] for g in group], [g["D_salt_m2_s"] for g in group],
                             [g["D_salt_error_m2_s"] for g in group], reference_temperature_K=t_ref)
         rows.append(dict(fit, n_ec=n_ec, n_salt=n_salt, concentration_mol_m3=1000.0 * group[0]["concentration_mol_L"],
                          temperatures_K=[g["temperature_K"] for g in group]))
