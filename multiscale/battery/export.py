@@ -178,12 +178,16 @@ def _evaluate(pv, name: str, *args) -> np.ndarray:
     import pybamm
 
     value = pv[name]
+    n = max([np.size(a) for a in args if np.ndim(a)] or [1])
     if not callable(value):
-        return np.atleast_1d(np.asarray(float(value)))
+        return np.full(n, float(value))
     symbols = [pybamm.Vector(np.atleast_1d(np.asarray(a, dtype=float))) if np.ndim(a) else pybamm.Scalar(float(a))
                for a in args]
     expr = pv.process_symbol(value(*symbols))
-    return np.asarray(expr.evaluate(), dtype=float).ravel()
+    out = np.asarray(expr.evaluate(), dtype=float).ravel()
+    # a function that ignores its array argument (D_e(c, T) = D·Arrhenius(T)) evaluates to one
+    # number: spread it over the grid, as the tables that BPX holds need one value per point
+    return np.full(n, out[0]) if out.size == 1 else out
 
 
 def _table(x, y) -> dict:

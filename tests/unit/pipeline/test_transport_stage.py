@@ -85,3 +85,28 @@ def test_ml_md_diffusivity_round_trips_through_bpx(tmp_path, shipped):
     for c, t in ((450.0, 298.15), (900.0, 298.15), (1350.0, 320.0)):
         want = _evaluate(export.parameter_values, "Electrolyte diffusivity [m2.s-1]", c, t)[0]
         assert _evaluate(pv, "Electrolyte diffusivity [m2.s-1]", c, t)[0] == pytest.approx(want, rel=0.02)
+
+
+def test_single_concentration_exports_a_constant_with_arrhenius_through_bpx(tmp_path, shipped):
+    """One surviving concentration: a number (not a table) × Arrhenius, which BPX stores as a flat table."""
+    import warnings
+
+    import pybamm
+
+    from multiscale.battery.export import write_bpx
+
+    res = _result()
+    tab = res["electrolyte_diffusivity"]
+    for k in ("concentration_mol_m3", "diffusivity_m2_s", "diffusivity_error_m2_s"):
+        tab[k] = tab[k][:1]
+    shipped(res)
+    (d,) = transport_stage.bulk_transport(load_run_config(), tmp_path)["derived"]
+    assert d["value"] == 3e-10
+    export = export_parameters([DerivedParameter(**d)])
+    write_bpx(export, tmp_path / "p.bpx.json")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not found in BPX file.*")
+        pv = pybamm.ParameterValues.create_from_bpx(str(tmp_path / "p.bpx.json"))
+    for c, t in ((300.0, 298.15), (1500.0, 310.0)):
+        want = 3e-10 * math.exp(20e3 / gas_constant_J_mol_K * (1 / 300.0 - 1 / t))
+        assert _evaluate(pv, "Electrolyte diffusivity [m2.s-1]", c, t)[0] == pytest.approx(want, rel=0.02)
