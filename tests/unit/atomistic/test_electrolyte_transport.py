@@ -21,7 +21,7 @@ def test_bulk_cell_composition_density_and_contacts():
     # the same mass/ρ volume rule as the interface film: 1.32 g/cm³ (up to the packing's expansion)
     mass_g = a.get_masses().sum() / 6.02214076e23
     rho = mass_g / (a.get_volume() * 1e-24)
-    assert 1.32 / 1.21 <= rho <= 1.3201 or rho == pytest.approx(1.32, rel=0.02)
+    assert 1.32 / 1.2 * (1 - 1e-3) <= rho <= 1.32 * (1 + 1e-3)   # the packer enlarges the cube by <= 20 %
     # contacts between molecules respect the packing distance in all three periodic directions
     tags = a.get_tags()
     d = a.get_all_distances(mic=True)
