@@ -116,15 +116,12 @@ def _tracer_positions(atoms, li, b, ec) -> np.ndarray:
 def _one_state(job: dict) -> dict:
     """One bulk ML-MD run (module level: picklable for Dask workers); writes its ``.npz``."""
     import torch
-    from ase import units
-    from ase.md.langevin import Langevin
     from ase.constraints import FixCom
     from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
-    from ..errors import OutOfDomainError
     from ..io import atomic_path
     from .calculator import load_potential
-    from .md import relax
+    from .md import relax, run_md
     from .system import build_bulk_electrolyte, salt_concentration_mol_L
 
     torch.set_num_threads(1)
@@ -133,45 +130,26 @@ def _one_state(job: dict) -> dict:
     atoms = build_bulk_electrolyte(job["n_ec"], job["n_salt"], seed=job["seed"])
     start = relax(atoms, calc, steps=300)
     li, b, ec = _tracers(atoms)
-    rng = np.random.default_rng(job["seed"])
-    thermalize_momenta(atoms, job["temperature_K"], rng=rng)
+    thermalize_momenta(atoms, job["temperature_K"], rng=np.random.default_rng(job["seed"]))
     Stationary(atoms)
     atoms.set_constraint(FixCom())  # no centre-of-mass drift: the MSDs are relative to the fluid
-    dyn = Langevin(atoms, job["timestep_fs"] * units.fs, temperature_K=job["temperature_K"],
-                   friction=job["friction_per_fs"] / units.fs, rng=rng, fixcm=False)
-    series = dict(positions=[], time=[], sigma=[], temperature=[])
-    reason = None
-
-    def record():
-        sig = calc.results.get("force_uncertainty")
-        series["positions"].append(_tracer_positions(atoms, li, b, ec))
-        series["time"].append(dyn.get_time() / units.fs)
-        series["sigma"].append(float(np.max(sig)) if sig is not None else np.nan)
-        series["temperature"].append(atoms.get_temperature())
-
-    atoms.get_forces()
-    record()
-    n_frames = job["n_steps"] // job["interval"]
-    for k in range(n_frames):
-        try:
-            dyn.run(job["interval"])
-        except OutOfDomainError as exc:
-            reason = f"out of the potential's domain after {k * job['interval']} steps: {exc}"
-            break
-        record()
-    sigma = np.array(series["sigma"])
+    res = run_md(atoms, calc, n_steps=job["n_steps"], timestep_fs=job["timestep_fs"], ensemble="langevin",
+                 temperature_K=job["temperature_K"], friction_per_fs=job["friction_per_fs"], interval=job["interval"],
+                 trust_eV_per_A=job["trust_eV_per_A"], on_untrusted="flag", seed=job["seed"] + 1,
+                 keep_frames=True, on_out_of_domain="stop")
+    sigma = np.asarray(res.max_force_uncertainty_eV_per_A)
     out = Path(job["out_dir"]) / state_name(job["n_ec"], job["n_salt"], job["temperature_K"])
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, positions_A=np.array(series["positions"], dtype=np.float64),
-                                time_fs=np.array(series["time"]), max_force_uncertainty_eV_per_A=sigma,
-                                temperature_K=np.array(series["temperature"]), cell_A=atoms.cell.array,
+            np.savez_compressed(fh, positions_A=np.array([_tracer_positions(f, li, b, ec) for f in res.frames]),
+                                time_fs=res.time_fs, max_force_uncertainty_eV_per_A=sigma,
+                                temperature_K=res.temperature_K, cell_A=atoms.cell.array,
                                 n_li=len(li), n_b=len(b), n_ec=len(ec))
     return {"file": out.name, "n_ec": int(job["n_ec"]), "n_salt": int(job["n_salt"]),
             "temperature_K": float(job["temperature_K"]), "seed": int(job["seed"]), "n_steps": int(job["n_steps"]),
             "concentration_mol_L": salt_concentration_mol_L(atoms), "n_atoms": len(atoms),
             "box_length_A": float(atoms.cell.lengths()[0]), "n_frames": int(sigma.size),
-            "time_ps": float(series["time"][-1] / 1000.0), "stop_reason": reason,
+            "time_ps": float(res.time_fs[-1] / 1000.0), "stop_reason": res.stop_reason,
             "untrusted_fraction": float(np.mean(sigma > job["trust_eV_per_A"])),
             "median_max_force_uncertainty_eV_per_A": float(np.median(sigma)),
             "start_relaxation": start, "wall_time_s": time.time() - t0}

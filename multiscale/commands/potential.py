@@ -53,12 +53,25 @@ def command() -> None:
 @click.option("--n-workers", default=1, show_default=True, type=int, help="Dask workers (0 = serial).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 @click.option("--extxyz", default=None, type=click.Path(dir_okay=False), help="Also export all rows as extxyz.")
+@click.option("--candidates", default=None, type=click.Path(dir_okay=False, exists=True),
+              help="Label the active-learning candidates of `potential explore` instead: reference MD of "
+                   "--n-steps from each (every --store-every-th step kept), at its own field and temperature.")
 @quiet_option
 def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps, timestep_fs, store_every, system,
-          compositions, n_workers, scheduler, extxyz, quiet) -> None:
+          compositions, n_workers, scheduler, extxyz, candidates, quiet) -> None:
     """Label reference-MD configurations (xTB with an applied field) into an ASE database."""
     from ..atomistic.labelling import export_extxyz, generate_reference_md
 
+    if candidates:
+        from ..atomistic.active_learning import label_candidates, read_candidates
+
+        n = label_candidates(read_candidates(candidates), db_path, reference_steps=n_steps, store_every=store_every,
+                             timestep_fs=timestep_fs, method=method, seed=int(_floats(seeds)[0]),
+                             n_workers=n_workers, scheduler=scheduler, progress=not quiet)
+        click.echo(f"wrote {n} labelled configurations from {candidates} to {db_path}")
+        if extxyz:
+            click.echo(f"exported {export_extxyz(db_path, extxyz)} frames to {extxyz}")
+        return
     n = generate_reference_md(db_path, fields_V_per_A=_floats(fields), heldout_fields_V_per_A=_floats(heldout_fields),
                               temperatures_K=_floats(temperatures), seeds=[int(s) for s in _floats(seeds)],
                               n_steps=n_steps, timestep_fs=timestep_fs, method=method, store_every=store_every,
@@ -240,6 +253,63 @@ def transport(out_dir, compositions, temperatures, n_steps, timestep_fs, interva
         click.echo(f"D_e({c / 1000:.2f} mol/L, {tab['reference_temperature_K']:.0f} K) = {d:.3g} ± {1.96 * e:.2g} m2/s")
     click.echo(f"E_a = {tab['activation_energy_J_mol'] / 1000:.1f} ± {1.96 * tab['activation_energy_error_J_mol'] / 1000:.1f}"
                f" kJ/mol; wrote {out_dir}/diffusivity.json")
+
+
+@command.command("explore")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for exploration.json and candidates.extxyz.")
+@click.option("--model", default=None, help="Shipped model name or a folder with a trained ensemble (default: the "
+                                            "package default).")
+@click.option("--bulk", "bulk", default="12:1,8:1", show_default=True,
+              help="Bulk cubes to explore, n_EC:n_LiBF4 pairs ('' for none).")
+@click.option("--interface-fields", default="-0.1,0,0.1", show_default=True,
+              help="Fields [V/Å] of the interface training cell to explore ('' for none).")
+@click.option("--temperatures", default="320", show_default=True, help="Temperatures [K].")
+@click.option("--seeds", default="0", show_default=True, help="Packing/MD seeds (one run per system and seed).")
+@click.option("--steps", "n_steps", default=3000, show_default=True, type=int, help="ML-MD steps per run.")
+@click.option("--timestep-fs", default=1.0, show_default=True, type=float)
+@click.option("--interval", default=10, show_default=True, type=int, help="Keep every n-th step as a frame.")
+@click.option("--sigma-min", default=0.3, show_default=True, type=float,
+              help="Frames with max σ_F below this [eV/Å] are not candidates.")
+@click.option("--max-per-run", default=8, show_default=True, type=int)
+@click.option("--max-total", default=120, show_default=True, type=int)
+@click.option("--min-separation", default=50, show_default=True, type=int,
+              help="Candidates of one run at least this many steps apart.")
+@click.option("--n-workers", default=0, show_default=True, type=int, help="Dask workers (0 = serial).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@quiet_option
+def explore(out_dir, model, bulk, interface_fields, temperatures, seeds, n_steps, timestep_fs, interval, sigma_min,
+            max_per_run, max_total, min_separation, n_workers, scheduler, quiet) -> None:
+    """Active learning, step one: ML-MD on fresh cells, report how far it stays in its domain, and
+    write the configurations the ensemble disputes most (label them with `potential label --candidates`)."""
+    from pathlib import Path
+
+    from ..atomistic import active_learning as al
+
+    runs = al.explore(model=model, bulk_compositions=_compositions(bulk) if bulk.strip() else [],
+                      interface_fields_V_per_A=_floats(interface_fields), temperatures_K=_floats(temperatures),
+                      seeds=[int(s) for s in _floats(seeds)], n_steps=n_steps, timestep_fs=timestep_fs,
+                      interval=interval, n_workers=n_workers, scheduler=scheduler, progress=not quiet)
+    summary = al.exploration_summary(runs)
+    cands = al.select_candidates(runs, sigma_min_eV_per_A=sigma_min, max_per_run=max_per_run,
+                                 min_separation_steps=min_separation, max_total=max_total)
+    summary["model"] = model or "default"
+    summary["n_candidates"] = len(cands)
+    summary["n_pre_failure_candidates"] = sum(c["pre_failure"] for c in cands)
+    al.save_exploration(runs, summary, out_dir)
+    for r in summary["runs"]:
+        click.echo(f"{r['run']}: {r['steps_run']}/{r['n_steps']} steps, median σ_F {r['median_sigma_eV_per_A']:.2f} "
+                   f"eV/Å, T {r['mean_temperature_K']:.0f} K" + (f" (left the domain: {r['stop_reason']})"
+                                                                  if r["left_domain"] else ""))
+    click.echo(f"{summary['n_completed']}/{summary['n_runs']} runs stayed in the domain "
+               f"({100 * summary['steps_reached_fraction']:.0f} % of the steps); median σ_F "
+               f"{summary['median_sigma_eV_per_A']:.2f} eV/Å")
+    if cands:
+        n = al.write_candidates(cands, Path(out_dir) / "candidates.extxyz")
+        click.echo(f"wrote {n} candidates ({summary['n_pre_failure_candidates']} just before a failure) to "
+                   f"{out_dir}/candidates.extxyz")
+    else:
+        click.echo("no candidates: every frame is below --sigma-min and no run left the domain")
 
 
 @command.command("core")

@@ -53,3 +53,22 @@ def test_transport_analyse_only_and_bad_compositions(tmp_path, capsys):
     assert (tmp_path / "diffusivity.json").is_file() and (tmp_path / "diffusivity.png").is_file()
     code, _, err = run_cli(["potential", "transport", "--out", str(tmp_path / "x"), "--compositions", "5-1"], capsys)
     assert code != 0 and "compositions" in err and len(err.strip().splitlines()) == 1
+
+
+def test_explore_writes_report_and_candidates(tmp_path, capsys):
+    """`potential explore`: per-run lines, exploration.json, candidates.extxyz that `label --candidates` reads."""
+    from multiscale.atomistic.active_learning import read_candidates
+
+    out = tmp_path / "al"
+    code, text, err = run_cli(["potential", "explore", "--out", str(out), "--bulk", "3:1", "--interface-fields", "",
+                               "--steps", "30", "--interval", "5", "--sigma-min", "0", "--min-separation", "0",
+                               "--max-per-run", "2", "--quiet"], capsys)
+    assert code == 0, err
+    assert "bulk3-1-T320-s0" in text and "runs stayed in the domain" in text
+    rep = json.loads((out / "exploration.json").read_text())
+    assert rep["n_runs"] == 1 and rep["n_candidates"] == 2
+    assert len(read_candidates(out / "candidates.extxyz")) == 2
+    code, _, err = run_cli(["potential", "explore", "--out", str(out), "--bulk", "3:1", "--steps", "5"], capsys)
+    assert code != 0 and "n_steps" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(["potential", "label", "--candidates", str(tmp_path / "none.extxyz")], capsys)
+    assert code != 0 and "none.extxyz" in err
