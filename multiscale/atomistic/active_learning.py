@@ -166,6 +166,40 @@ def select_candidates(runs: Sequence[dict], *, sigma_min_eV_per_A: float = 0.3, 
     return picked
 
 
+def li_endpoint_candidates(*, model: str | None = None, seeds: Iterable[int] = (0, 1, 2, 3),
+                           fields_V_per_A: Iterable[float] = (-0.1, 0.0, 0.1),
+                           temperature_K: float = 300.0) -> list[dict]:
+    """The end points of Li⁺ leaving the basal plane (:func:`~multiscale.atomistic.li_adsorption.adsorption_endpoints`,
+    relaxed with ``model``) as candidates, each at every field of the barrier scan.
+
+    ``multiscale run`` trusts its α only when σ_F at both end points is below the MD trust level;
+    labelling reference MD from them is how that trust is earned. Run names:
+    ``li-contact-F+0.100-s0`` / ``li-solvated-...``; ``sigma_eV_per_A`` is the end point's max σ_F
+    over the moving atoms at F = 0.
+    """
+    from .li_adsorption import adsorption_endpoints
+    from .md import mobile_atoms
+
+    calc = _calculator(model, 0.0)
+    fields = [float(check_range("fields_V_per_A", f, low=-0.5, high=0.5)) for f in fields_V_per_A]
+    out = []
+    for seed in seeds:
+        calc.set(field_V_per_A=0.0)
+        ends = adsorption_endpoints(calc, seed=int(seed))[:2]
+        for label, end in zip(("contact", "solvated"), ends):
+            probe = end.copy()
+            probe.calc = calc
+            calc.set(field_V_per_A=0.0)
+            probe.get_forces()
+            sigma = float(np.max(calc.results["force_uncertainty"][mobile_atoms(end)]))
+            atoms = end.copy()
+            atoms.set_constraint()
+            for f in fields:
+                out.append(dict(atoms=atoms, run=f"li-{label}-F{f:+.3f}-s{int(seed)}", step=0, sigma_eV_per_A=sigma,
+                                field_V_per_A=f, temperature_K=float(temperature_K), pre_failure=False))
+    return out
+
+
 def exploration_summary(runs: Sequence[dict], *, trust_eV_per_A: float = 0.3) -> dict:
     """Per run and overall: steps reached, whether the run left the domain, σ_F statistics."""
     rows = []

@@ -275,24 +275,37 @@ def transport(out_dir, compositions, temperatures, n_steps, timestep_fs, interva
 @click.option("--max-total", default=120, show_default=True, type=int)
 @click.option("--min-separation", default=50, show_default=True, type=int,
               help="Candidates of one run at least this many steps apart.")
+@click.option("--li-endpoints", default="", show_default=True,
+              help="Also add the relaxed end points of Li+ leaving the basal plane (the α scan of `multiscale run`) "
+                   "for these packing seeds, e.g. 0,1,2,3, each at -0.1, 0 and 0.1 V/Å.")
 @click.option("--n-workers", default=0, show_default=True, type=int, help="Dask workers (0 = serial).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 @quiet_option
 def explore(out_dir, model, bulk, interface_fields, temperatures, seeds, n_steps, timestep_fs, interval, sigma_min,
-            max_per_run, max_total, min_separation, n_workers, scheduler, quiet) -> None:
+            max_per_run, max_total, min_separation, li_endpoints, n_workers, scheduler, quiet) -> None:
     """Active learning, step one: ML-MD on fresh cells, report how far it stays in its domain, and
     write the configurations the ensemble disputes most (label them with `potential label --candidates`)."""
+    import re
     from pathlib import Path
 
     from ..atomistic import active_learning as al
 
-    runs = al.explore(model=model, bulk_compositions=_compositions(bulk) if bulk.strip() else [],
-                      interface_fields_V_per_A=_floats(interface_fields), temperatures_K=_floats(temperatures),
-                      seeds=[int(s) for s in _floats(seeds)], n_steps=n_steps, timestep_fs=timestep_fs,
-                      interval=interval, n_workers=n_workers, scheduler=scheduler, progress=not quiet)
+    comps = _compositions(bulk) if bulk.strip() else []
+    fields = _floats(interface_fields)
+    runs = []
+    if comps or fields or not li_endpoints.strip():  # endpoints alone need no exploration MD
+        runs = al.explore(model=model, bulk_compositions=comps, interface_fields_V_per_A=fields,
+                          temperatures_K=_floats(temperatures), seeds=[int(s) for s in _floats(seeds)],
+                          n_steps=n_steps, timestep_fs=timestep_fs, interval=interval, n_workers=n_workers,
+                          scheduler=scheduler, progress=not quiet)
     summary = al.exploration_summary(runs)
     cands = al.select_candidates(runs, sigma_min_eV_per_A=sigma_min, max_per_run=max_per_run,
                                  min_separation_steps=min_separation, max_total=max_total)
+    if li_endpoints.strip():
+        ends = al.li_endpoint_candidates(model=model, seeds=[int(s) for s in _floats(li_endpoints)])
+        for c in ends[::3]:  # one line per end point (its σ_F is measured at F = 0)
+            click.echo(f"{re.sub(r'-F[-+][0-9.]+', '', c['run'])}: max σ_F {c['sigma_eV_per_A']:.2f} eV/Å at F = 0")
+        cands += ends
     summary["model"] = model or "default"
     summary["n_candidates"] = len(cands)
     summary["n_pre_failure_candidates"] = sum(c["pre_failure"] for c in cands)
@@ -301,9 +314,10 @@ def explore(out_dir, model, bulk, interface_fields, temperatures, seeds, n_steps
         click.echo(f"{r['run']}: {r['steps_run']}/{r['n_steps']} steps, median σ_F {r['median_sigma_eV_per_A']:.2f} "
                    f"eV/Å, T {r['mean_temperature_K']:.0f} K" + (f" (left the domain: {r['stop_reason']})"
                                                                   if r["left_domain"] else ""))
-    click.echo(f"{summary['n_completed']}/{summary['n_runs']} runs stayed in the domain "
-               f"({100 * summary['steps_reached_fraction']:.0f} % of the steps); median σ_F "
-               f"{summary['median_sigma_eV_per_A']:.2f} eV/Å")
+    if runs:
+        click.echo(f"{summary['n_completed']}/{summary['n_runs']} runs stayed in the domain "
+                   f"({100 * summary['steps_reached_fraction']:.0f} % of the steps); median σ_F "
+                   f"{summary['median_sigma_eV_per_A']:.2f} eV/Å")
     if cands:
         n = al.write_candidates(cands, Path(out_dir) / "candidates.extxyz")
         click.echo(f"wrote {n} candidates ({summary['n_pre_failure_candidates']} just before a failure) to "

@@ -99,3 +99,17 @@ def test_label_candidates_runs_reference_md_from_each_and_resumes(tmp_path):
     np.testing.assert_allclose(rows[0].positions, atoms.positions, atol=1e-9)
     assert [r.info["step"] for r in rows] == [0, 2]
     assert al.label_candidates([cand], db, reference_steps=3, store_every=2, n_workers=0, progress=False) == 0
+
+
+def test_li_endpoints_are_candidates_at_every_scan_field():
+    """The α scan's end points (Li at the sheet, Li solvated) become candidates at each field."""
+    cands = al.li_endpoint_candidates(seeds=[0], fields_V_per_A=[-0.1, 0.1])
+    assert [c["run"] for c in cands] == ["li-contact-F-0.100-s0", "li-contact-F+0.100-s0",
+                                         "li-solvated-F-0.100-s0", "li-solvated-F+0.100-s0"]
+    contact, solvated = cands[0]["atoms"], cands[2]["atoms"]
+    li = np.flatnonzero(contact.numbers == 3)[0]
+    assert contact.positions[li, 2] < solvated.positions[li, 2]  # the contact Li sits lower, by the scan's distance
+    assert not contact.constraints and len(contact) == 60  # the reference moves every atom
+    assert all(c["sigma_eV_per_A"] > 0 and c["step"] == 0 for c in cands)
+    with pytest.raises(InputError, match="fields_V_per_A"):
+        al.li_endpoint_candidates(seeds=[0], fields_V_per_A=[2.0])

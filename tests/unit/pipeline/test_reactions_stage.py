@@ -5,6 +5,7 @@ import pytest
 from multiscale.atomistic import default_system
 from multiscale.atomistic.system import electrode_atoms
 from multiscale.pipeline import reactions_stage as rs
+from multiscale.atomistic import li_adsorption as la
 from multiscale.pipeline.atomistic_stage import run_reactions
 from multiscale.pipeline.config import load_run_config
 from multiscale.pipeline.runner import StageContext
@@ -13,7 +14,7 @@ from multiscale.pipeline.runner import StageContext
 def test_hollow_sites_are_hexagon_centres():
     a = default_system(0)
     sheet = a.positions[electrode_atoms(a), :2]
-    sites = rs._hollow_sites(sheet, a.cell)
+    sites = la._hollow_sites(sheet, a.cell)
     lxy = np.array([a.cell[0, 0], a.cell[1, 1]])
     d = sites[:, None, :] - sheet[None]
     d -= np.round(d / lxy) * lxy
@@ -25,7 +26,7 @@ def test_clearest_site_is_far_from_the_film():
     a = default_system(0)
     sites = np.array([[0.5, 0.5, 5.0], [3.0, 3.0, 5.0]])
     others = np.array([[0.6, 0.5, 5.0]])
-    np.testing.assert_array_equal(rs._clearest(sites, others, a.cell), sites[1])
+    np.testing.assert_array_equal(la._clearest(sites, others, a.cell), sites[1])
 
 
 def _ctx(tmp_path):
