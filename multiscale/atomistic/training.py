@@ -555,8 +555,25 @@ def _train_message_passing(atoms_list, s: "TrainingSettings", *, checkpoint_dir=
     return ens, history
 
 
+def _parent_validation_tasks(atoms_list, init_from) -> set[str]:
+    """The trajectories the ensemble in ``init_from`` was validated on (never trained on), found
+    through its ``validation_config_ids``; empty when it recorded none."""
+    try:
+        meta = json.loads((Path(init_from) / "ensemble.json").read_text()).get("meta", {})
+    except (OSError, ValueError):
+        return set()
+    ids = set((meta.get("history") or {}).get("validation_config_ids", []))
+    return {str(a.info.get("task", "")) for a in atoms_list if str(a.info.get("config_id", "")) in ids} - {""}
+
+
 def _split(atoms_list, s: TrainingSettings, rng) -> tuple[np.ndarray, np.ndarray]:
-    """(validation indices, training indices) by ``s.validation_split``."""
+    """(validation indices, training indices) by ``s.validation_split``.
+
+    Continued training (``s.init_from``) with the trajectory split keeps the parent's validation
+    trajectories as the validation set, and only them: a fresh random draw over the enlarged
+    task list would move trajectories the parent trained on into validation (a leak), and the new
+    data (e.g. active-learning labels) are what the continuation is for.
+    """
     order = rng.permutation(len(atoms_list))
     if s.validation_split == "random":
         n_val = max(1, int(round(s.validation_fraction * len(atoms_list))))
@@ -566,8 +583,10 @@ def _split(atoms_list, s: TrainingSettings, rng) -> tuple[np.ndarray, np.ndarray
     if len(names) < 2 or "" in names:
         raise InputError("validation_split = 'trajectory' needs every configuration to carry info['task'] "
                          f"and at least 2 trajectories (found {len(names)})")
-    n_val_tasks = max(1, int(round(s.validation_fraction * len(names))))
-    val_tasks = set(np.asarray(names)[rng.permutation(len(names))[:n_val_tasks]])
+    val_tasks = _parent_validation_tasks(atoms_list, s.init_from) if s.init_from else set()
+    if not val_tasks or len(val_tasks) == len(names):
+        n_val_tasks = max(1, int(round(s.validation_fraction * len(names))))
+        val_tasks = set(np.asarray(names)[rng.permutation(len(names))[:n_val_tasks]])
     is_val = np.isin(tasks, list(val_tasks))
     return order[is_val[order]], order[~is_val[order]]
 

@@ -238,3 +238,30 @@ def test_dipole_loss_only_where_the_dipole_is_defined():
         a.calc = SinglePointCalculator(a, energy=0.0, forces=np.zeros((len(a), 3)), charges=np.zeros(len(a)),
                                        dipole=np.array([0.0, 0.0, 3.0]))
     assert _targets([slab, bulk])["dipole_weight"].tolist() == [1.0, 0.0]
+
+
+def test_continued_training_keeps_the_parents_validation_trajectories(tmp_path):
+    """--init-from with the trajectory split: the parent's validation trajectories stay the
+    validation set; new trajectories (and the ones the parent trained on) all go to training."""
+    import json
+
+    from ase import Atoms
+
+    from multiscale.atomistic.training import _split
+
+    frames = []
+    for t in range(12):
+        for k in range(3):
+            a = Atoms("H")
+            a.info.update(task=f"t{t}", config_id=f"c{t}-{k}")
+            frames.append(a)
+    (tmp_path / "ensemble.json").write_text(json.dumps(
+        {"meta": {"history": {"validation_config_ids": ["c3-0", "c3-1", "c3-2", "c7-0"]}}}))
+    s = TrainingSettings(validation_split="trajectory", init_from=str(tmp_path))
+    val, train = _split(frames, s, np.random.default_rng(0))
+    assert sorted({frames[k].info["task"] for k in val}) == ["t3", "t7"]
+    assert len(val) == 6 and len(train) == 30 and not set(val) & set(train)
+    fresh = TrainingSettings(validation_split="trajectory")  # no parent: a random draw of whole trajectories
+    val, train = _split(frames, fresh, np.random.default_rng(0))
+    tasks_val = {frames[k].info["task"] for k in val}
+    assert len(tasks_val) == 1 and not tasks_val & {frames[k].info["task"] for k in train}
