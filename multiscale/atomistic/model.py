@@ -372,7 +372,7 @@ def triplets(i: np.ndarray, distances: np.ndarray, angular_cutoff_A: float):
     n_t = counts * (counts - 1) // 2
     centres = np.repeat(np.arange(len(counts)), n_t)
     # for each centre, all (a, b) with a < b among its local pair rows
-    a_list, b_list = [], []
+    a_list = []
     for c in np.unique(counts):
         if c < 2:
             continue

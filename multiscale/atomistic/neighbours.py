@@ -92,7 +92,6 @@ def neighbour_list(positions, cell, pbc, cutoff_A: float) -> NeighbourList:
     ends = np.searchsorted(lin_sorted, np.arange(n_bins), side="right")
     # central atoms are the S = 0 images (the first n points)
     centre_pts = np.nonzero(np.all(S[img_s] == 0, axis=1))[0]
-    centre_atom = img_a[centre_pts]
     bc = b[centre_pts]
     ii, jj = [], []
     for off in np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij"), -1).reshape(-1, 3):

@@ -204,7 +204,7 @@ if AVAILABLE:
         X = X2[0]
         c = c2[0]
         sc = f[o[_SC]:o[_SC + 1]]
-        ns, ms, me, ne, nf = d[_D_NS], d[_D_MS], d[_D_ME], d[_D_NE], d[_D_NF]
+        ns, ms, me, ne = d[_D_NS], d[_D_MS], d[_D_ME], d[_D_NE]
         nmem, nt, K = d[_D_NMEM], d[_D_NT], d[_D_K]
         # work regions
         wpa = _W_FIXED                  # propagators of the last full step (5, ns), cached on dt

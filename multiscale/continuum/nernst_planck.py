@@ -27,7 +27,7 @@ import numpy as np
 from scipy.linalg import solve_banded
 
 from ..errors import ConvergenceError, InputError, check_range
-from ..units import faraday_C_mol, thermal_voltage_V, vacuum_permittivity_F_m
+from ..units import thermal_voltage_V, vacuum_permittivity_F_m
 from .poisson import check_grid
 
 

@@ -2,7 +2,7 @@
 under ``"parameters"`` (value, unit, interval95, provenance) and, when they map onto PyBaMM, under
 ``"derived"`` (:class:`multiscale.battery.export.DerivedParameter` as JSON) for the export stage.
 
-A stage whose layer is not built raises :class:`NotBuiltError`; stages after it fall back to a
+A stage whose layer is not built raises :class:`multiscale.errors.NotBuiltError`; stages after it fall back to a
 documented base-set or literature value and say so in the provenance.
 """
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 
 import numpy as np
 
-from ..errors import NotBuiltError
 from .runner import Stage, StageContext
 
 
