@@ -169,7 +169,7 @@ def select_candidates(runs: Sequence[dict], *, sigma_min_eV_per_A: float = 0.3, 
 def li_endpoint_candidates(*, model: str | None = None, seeds: Iterable[int] = (0, 1, 2, 3),
                            fields_V_per_A: Iterable[float] = (-0.1, 0.0, 0.1),
                            temperature_K: float = 300.0) -> list[dict]:
-    """The end points of Li⁺ leaving the basal plane (:func:`~multiscale.atomistic.li_adsorption.adsorption_endpoints`,
+    """The end points of the Li⁺ transfer step at the basal plane (:func:`~multiscale.atomistic.li_adsorption.adsorption_endpoints`,
     relaxed with ``model``) as candidates, each at every field of the barrier scan.
 
     ``multiscale run`` trusts its α only when σ_F at both end points is below the MD trust level;

@@ -199,11 +199,13 @@ class BarrierScan:
     results: list = field(repr=False)
     barrier_err_eV: np.ndarray | None = None
 
-    def fit_transfer_coefficient(self):
-        """α from E_a(φ) = E_a(0) − α e φ via :func:`multiscale.kinetics.fit_transfer_coefficient`."""
+    def fit_transfer_coefficient(self, branch: str = "oxidation"):
+        """α from E_a(φ) = E_a(0) − α e φ via :func:`multiscale.kinetics.fit_transfer_coefficient`
+        (``branch="reduction"`` when the band runs in the reduction direction: E_a(0) + (1 − α) e φ)."""
         from ..kinetics import fit_transfer_coefficient
 
-        return fit_transfer_coefficient(self.potential_V, self.barrier_eV, barrier_err_eV=self.barrier_err_eV)
+        return fit_transfer_coefficient(self.potential_V, self.barrier_eV, barrier_err_eV=self.barrier_err_eV,
+                                        branch=branch)
 
     def alpha_estimate(self, level: float = 0.95):
         """α as a :class:`multiscale.uq.Estimate` (std from the fit covariance, t or normal interval).

@@ -1,9 +1,12 @@
 """Charge-transfer coefficient from barriers computed at several electrode potentials.
 
-    E_a(φ) = E_a(0) − α e φ  (+ κ φ²  with ``curvature=True``)
+    oxidation step:  E_a(φ) = E_a(0) − α e φ        (+ κ φ²  with ``curvature=True``)
+    reduction step:  E_a(φ) = E_a(0) + (1 − α) e φ  (``branch="reduction"``)
 
 φ [V] is the electrode potential (vs any fixed reference), E_a [eV]; α is dimensionless
-(α > 0: a more positive potential lowers the barrier of an oxidation step). With the
+(α > 0: a more positive potential lowers the barrier of an oxidation step). The two forms are
+the anodic and cathodic branches of one Butler–Volmer step with α_a = α and α_c = 1 − α, so a
+barrier scanned in either direction gives the α that PyBaMM's "charge transfer coefficient" is. With the
 potential in volts and energies in eV, eφ [eV] = φ [V]. For a single proton/electron transfer
 α ≈ |q_TS − q_IS| (Chan & Nørskov, J. Phys. Chem. Lett. 6, 2663 (2015)).
 """
@@ -31,11 +34,13 @@ class TransferCoefficientFit:
     potential_V: np.ndarray
     barrier_eV: np.ndarray
     barrier_err_eV: np.ndarray | None
+    branch: str = "oxidation"
 
     def predict(self, potential_V):
         """E_a(φ) [eV] of the fit."""
         p = np.asarray(potential_V, dtype=float)
-        return self.barrier0_eV - self.alpha * p + self.curvature_eV_V2 * p * p
+        slope = -self.alpha if self.branch == "oxidation" else 1.0 - self.alpha
+        return self.barrier0_eV + slope * p + self.curvature_eV_V2 * p * p
 
     def plot(self, ax=None):
         """Barriers with error bars and the fitted line; returns the axes."""
@@ -53,8 +58,10 @@ class TransferCoefficientFit:
 
 
 def fit_transfer_coefficient(potential_V, barrier_eV, barrier_err_eV=None, *, curvature=False,
-                             confidence=0.95) -> TransferCoefficientFit:
+                             confidence=0.95, branch: str = "oxidation") -> TransferCoefficientFit:
     """Fit E_a(φ) = E_a(0) − αeφ (+ κφ²) by (weighted) least squares.
+
+    ``branch="reduction"``: the barriers are of the reduction direction, E_a(φ) = E_a(0) + (1 − α)eφ.
 
     ``barrier_err_eV``: per-barrier standard errors [eV] (absolute); without them the scatter of
     the residuals sets the covariance and the interval is Student-t on n − p degrees of freedom.
@@ -68,15 +75,19 @@ def fit_transfer_coefficient(potential_V, barrier_eV, barrier_err_eV=None, *, cu
         raise InputError("potential_V must contain at least two different potentials")
     if not 0 < confidence < 1:
         raise InputError(f"confidence = {confidence!r} is out of range: must be in (0, 1)")
+    if branch not in ("oxidation", "reduction"):
+        raise InputError(f"branch = {branch!r} is unknown; choose 'oxidation' or 'reduction'")
     cols = [np.ones_like(phi), -phi] + ([phi * phi] if curvature else [])
+    # reduction: E_a − φ = E_a(0) − αφ, the same linear problem on shifted barriers
+    target = ea - phi if branch == "reduction" else ea
     err = None
     if barrier_err_eV is not None:
         err = np.broadcast_to(check_finite_array("barrier_err_eV", barrier_err_eV), ea.shape).copy()
         if np.any(err <= 0):
             raise InputError(f"barrier_err_eV must be > 0, got min {err.min():.3g}")
-    params, cov, half, _ = linear_fit(np.column_stack(cols), ea, err, confidence=confidence)
+    params, cov, half, _ = linear_fit(np.column_stack(cols), target, err, confidence=confidence)
     return TransferCoefficientFit(
         alpha=float(params[1]), alpha_ci95=(float(params[1] - half[1]), float(params[1] + half[1])),
         barrier0_eV=float(params[0]), barrier0_ci95=(float(params[0] - half[0]), float(params[0] + half[0])),
         curvature_eV_V2=float(params[2]) if curvature else 0.0, cov=cov, potential_V=phi, barrier_eV=ea,
-        barrier_err_eV=err)
+        barrier_err_eV=err, branch=branch)

@@ -285,7 +285,7 @@ def params_from_structure(structure: dict) -> dict:
 
 
 def run_reactions(ctx) -> dict:
-    """α for the export: CI-NEB barriers of Li⁺ desorption from the basal plane at three fields with
+    """α for the export: CI-NEB barriers of Li⁺ transfer to the basal plane at three fields with
     the shipped potential → ``fit_transfer_coefficient`` (see :mod:`.reactions_stage`). The negative
     electrode takes that α when it is usable; otherwise, and for the positive electrode (no
     atomistic model), the base set's α, and the provenance says which."""
@@ -307,10 +307,11 @@ def run_reactions(ctx) -> dict:
     if fit is not None:
         plot_barriers(fit, ctx.figures_dir / "barrier_vs_potential.png")
         lo, hi = scan["alpha_ci95"]
-        prov = (f"live: CI-NEB of Li⁺ desorption from the basal plane at F = {scan['fields_V_per_A']} V/Å "
-                f"(φ = F·d, d = {scan['distance_A']:.2f} Å), E_a(φ) = E_a(0) − αeφ, weighted by the ensemble's "
-                "energy spread")
-        out["parameters"]["Li⁺ desorption barrier at φ = 0 (CI-NEB)"] = {
+        prov = (f"live: CI-NEB of Li⁺ from its solvated place to the contact layer of the basal plane "
+                f"(packing seed {scan.get('packing_seed', ctx.config['run']['seed'])}) at F = {scan['fields_V_per_A']} V/Å "
+                f"(φ = F·d, d = {scan['distance_A']:.2f} Å), reduction branch E_a(φ) = E_a(0) + (1 − α)eφ, "
+                "weighted by the ensemble's energy spread")
+        out["parameters"]["Li⁺ transfer barrier to the contact layer at φ = 0 (CI-NEB)"] = {
             "value": scan["barrier0_eV"], "unit": "eV", "provenance": prov}
         out["parameters"]["Negative charge-transfer coefficient α (CI-NEB fit)"] = {
             "value": scan["alpha"], "unit": "1", "interval95": [lo, hi], "provenance": prov}

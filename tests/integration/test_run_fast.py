@@ -108,3 +108,21 @@ def test_render_check_fails_on_a_broken_figure(tmp_path):
                     '<img src="data:image/png;base64,AAAA"><script>' + _LOAD_PROBE + "</script></body></html>")
     rc = check_render(page)
     assert rc["images_total"] == 1 and rc["images_loaded"] == 0 and not rc["ok"]
+
+
+def test_alpha_of_the_negative_electrode_comes_from_the_neb_scan(run_dir):
+    """The reactions layer feeds the export: α from the CI-NEB scan reaches the BPX file, and the
+    scan has the physical sign (a positive electrode pushes Li⁺ away: the barrier to the contact
+    layer rises with φ)."""
+    out, _ = run_dir
+    summary = json.loads((out / "summary.json").read_text())
+    scan = summary["stages"]["reactions"]["neb_scan"]
+    assert scan["usable"], scan.get("why")
+    assert np.all(np.diff(scan["barrier_eV"]) > 0)
+    lo, hi = scan["alpha_ci95"]
+    assert 0.0 < scan["alpha"] < 1.0 and lo < scan["alpha"] < hi
+    assert "Negative electrode charge transfer coefficient" in summary["stages"]["export"]["replaced"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not found in BPX file.*")
+        pv = pybamm.ParameterValues.create_from_bpx(str(out / "parameters.bpx.json"))
+    assert pv["Negative electrode charge transfer coefficient"] == pytest.approx(scan["alpha"])

@@ -6,6 +6,18 @@ from multiscale.errors import InputError
 from multiscale.kinetics import fit_stark, fit_transfer_coefficient
 
 
+def test_reduction_branch_gives_the_same_alpha_as_the_oxidation_branch():
+    """One step, α = 0.3: the anodic barrier falls by αeφ, the cathodic one rises by (1 − α)eφ."""
+    phi = np.linspace(-0.4, 0.4, 5)
+    ox = fit_transfer_coefficient(phi, 0.8 - 0.3 * phi)
+    red = fit_transfer_coefficient(phi, 0.5 + 0.7 * phi, branch="reduction")
+    assert ox.alpha == pytest.approx(0.3) and red.alpha == pytest.approx(0.3)
+    assert red.barrier0_eV == pytest.approx(0.5)
+    np.testing.assert_allclose(red.predict(phi), 0.5 + 0.7 * phi)
+    with pytest.raises(InputError, match="branch"):
+        fit_transfer_coefficient(phi, 0.5 + 0.7 * phi, branch="cathodic")
+
+
 def test_transfer_coefficient_exact_from_noiseless_data():
     phi = np.linspace(-0.5, 0.5, 7)
     f = fit_transfer_coefficient(phi, 0.8 - 0.42 * phi)

@@ -22,11 +22,30 @@ def test_hollow_sites_are_hexagon_centres():
     assert len(sites) >= 4 and np.all(np.abs(nearest - 1.42) < 0.1)  # C–C bond length from the centre
 
 
-def test_clearest_site_is_far_from_the_film():
+def test_site_below_is_the_nearest_periodic_image():
     a = default_system(0)
-    sites = np.array([[0.5, 0.5, 5.0], [3.0, 3.0, 5.0]])
-    others = np.array([[0.6, 0.5, 5.0]])
-    np.testing.assert_array_equal(la._clearest(sites, others, a.cell), sites[1])
+    lx = a.cell[0, 0]
+    sites = np.array([[0.5, 3.0], [lx - 0.3, 1.0]])
+    # Li just inside the cell's upper x edge: the site at x = 0.5 is 0.8 Å away through the boundary
+    below = la._site_below(sites, np.array([lx - 0.3, 3.0]), a.cell)
+    np.testing.assert_allclose(below, [lx + 0.5, 3.0])
+
+
+def test_packings_without_a_step_are_skipped_and_named(monkeypatch):
+    heights = {0: 0.02, 1: 0.3, 2: 3.1}
+    monkeypatch.setattr(rs, "adsorption_endpoints",
+                        lambda calc, seed, relax_steps: ("contact", "solvated", heights.get(seed, 0.0)))
+    contact, _, d, packing, skipped = rs._endpoints_with_a_step(None, 0, relax_steps=1)
+    assert (contact, d, packing) == ("contact", 3.1, 2)
+    assert len(skipped) == 2 and "packing 1" in skipped[1] and "0.30 Å" in skipped[1]
+    assert rs._endpoints_with_a_step(None, 3, relax_steps=1)[0] is None  # seeds 3–6: no step at all
+
+
+def test_no_step_in_any_packing_falls_back_with_the_reason(monkeypatch):
+    monkeypatch.setattr(rs, "adsorption_endpoints", lambda calc, seed, relax_steps: (None, None, 0.0))
+    monkeypatch.setattr("multiscale.atomistic.load_potential", lambda model=None, **k: None)
+    out = rs.alpha_from_neb(seed=0)
+    assert out["usable"] is False and "no packing of seeds 0–3" in out["why"]
 
 
 def _ctx(tmp_path):
@@ -45,8 +64,8 @@ def test_usable_scan_exports_the_fitted_alpha(tmp_path, monkeypatch):
     from multiscale.kinetics import fit_transfer_coefficient
 
     phi = np.array([-0.3, 0.0, 0.3])
-    fit = fit_transfer_coefficient(phi, 0.5 - 0.4 * phi + np.array([0.001, -0.002, 0.001]),
-                                   barrier_err_eV=np.full(3, 0.002))
+    fit = fit_transfer_coefficient(phi, 0.5 + 0.6 * phi + np.array([0.001, -0.002, 0.001]),
+                                   barrier_err_eV=np.full(3, 0.002), branch="reduction")
     scan = {"usable": True, "alpha": fit.alpha, "alpha_ci95": list(fit.alpha_ci95), "barrier0_eV": fit.barrier0_eV,
             "fields_V_per_A": [-0.1, 0.0, 0.1], "distance_A": 3.0, "_fit": fit}
     monkeypatch.setattr(rs, "alpha_from_neb", lambda **k: dict(scan))
