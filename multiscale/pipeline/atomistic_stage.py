@@ -187,7 +187,9 @@ def run_analysis(ctx) -> dict:
     rho = charge_density(frames)
     drop_interval = block_interval([float(charge_density(b).meta["potential_drop_V"]) for b in _blocks(frames)],
                                    float(rho.meta["potential_drop_V"]))
-    ok = ~dfz["no data"].to_numpy() if "no data" in dfz else np.ones(len(dfz), bool)
+    # the layers with a D∥ ("no data" also flags a missing D⊥, which thin layers of a 3 ps run often lack
+    # and which the in-plane transport below does not use)
+    ok = dfz["D_parallel [m2.s-1]"].to_numpy() > 0
     source = f"{kind} trajectory at F = {zero} V/Å ({len(frames)} frames, {len(frames) * dt_ps:.2f} ps)"
     if ok.sum() >= 2:
         z_m = rho["z"]
@@ -218,7 +220,9 @@ def _plot_interface_profile(dfz, rho, z_sheet: float, source: str, path) -> None
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True)
     z0 = z_sheet * angstrom_m
-    ok = ~dfz["no data"].to_numpy() if "no data" in dfz else np.ones(len(dfz), bool)
+    # the layers with a D∥ ("no data" also flags a missing D⊥, which thin layers of a 3 ps run often lack
+    # and which the in-plane transport below does not use)
+    ok = dfz["D_parallel [m2.s-1]"].to_numpy() > 0
     z_nm = (dfz["z [m]"].to_numpy()[ok] - z0) * 1e9
     for col, lab in (("D_parallel", "D∥"), ("D_perpendicular", "D⊥")):
         if f"{col} [m2.s-1]" in dfz:
@@ -303,6 +307,7 @@ def run_reactions(ctx) -> dict:
     except (ConvergenceError, OutOfDomainError, InputError, NotBuiltError, DataFileError) as exc:
         scan = {"usable": False, "why": f"the CI-NEB scan failed: {exc}"}
     fit = scan.pop("_fit", None)
+    scan.pop("_scan", None)
     out["neb_scan"] = scan
     if fit is not None:
         plot_barriers(fit, ctx.figures_dir / "barrier_vs_potential.png")

@@ -72,7 +72,9 @@ def _max_sigma(atoms, calc) -> float:
 
 def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False, model: str | None = None) -> dict:
     """Run the scan with the shipped potential ``model`` (default: the package default); returns a
-    JSON-able dict with barriers, the fit and whether α is usable."""
+    dict with barriers, the fit and whether α is usable, JSON-able once the ``_fit``
+    (:class:`~multiscale.kinetics.TransferCoefficientFit`) and ``_scan``
+    (:class:`~multiscale.atomistic.neb.BarrierScan`, with the converged bands) entries are popped."""
     from ..atomistic import load_potential
     from ..atomistic.neb import barriers_vs_potential
 
@@ -108,7 +110,7 @@ def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False,
     if not usable:
         out["why"] = (f"α = {fit.alpha:.3g} [{lo:.3g}, {hi:.3g}] is not a usable transfer coefficient (needs "
                       "0 < α < 1 and a 95 % interval narrower than 1)")
-    out["_fit"] = fit
+    out["_fit"], out["_scan"] = fit, scan  # not JSON: the caller pops them
     return out
 
 

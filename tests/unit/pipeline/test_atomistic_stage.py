@@ -129,3 +129,25 @@ def test_md_potential_is_chosen_by_config(tmp_path):
     cfg.write_text('[md]\npotential = "mace"\n')
     with pytest.raises(InputError, match="potential"):
         load_run_config(cfg)
+
+
+def test_layers_with_only_d_parallel_still_make_the_interface_profile(tmp_path, monkeypatch):
+    """Thin layers of a short run often have D∥ but no D⊥ (too few crossings), and the D(z)
+    frame then flags them "no data"; the in-plane D∥ is what Nernst–Planck along z uses, so the
+    profile must still be built from it (the default run lost its D(z) → NP link this way)."""
+    import pandas as pd
+
+    import multiscale.analysis as analysis
+
+    def fake_profile(positions, times_ps, cell, *, bin_edges, **kw):
+        z = 0.5 * (bin_edges[1:] + bin_edges[:-1]) * 1e-10
+        d_par = np.where(np.arange(z.size) % 3 == 0, 0.0, 2e-9)  # every third layer without D∥
+        return pd.DataFrame({"z [m]": z, "D_parallel [m2.s-1]": d_par, "D_parallel error [m2.s-1]": 0.1 * d_par,
+                             "D_perpendicular [m2.s-1]": 0.0, "D_perpendicular error [m2.s-1]": 0.0,
+                             "no data": True})
+
+    monkeypatch.setattr(analysis, "diffusion_profile", fake_profile)
+    out = run_analysis(_context(tmp_path, {"+0.000": 30}))
+    profile = out["interface_profile"]
+    assert profile is not None
+    assert len(profile["layer_z_m"]) == 5 and np.all(np.asarray(profile["layer_diffusivity_m2_s"]) == 2e-9)
