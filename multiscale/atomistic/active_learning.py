@@ -296,7 +296,7 @@ def label_candidates(candidates: Sequence[dict], db_path, *, reference_steps: in
     return written[0]
 
 
-def save_exploration(runs: Sequence[dict], summary: dict, out_dir) -> Path:
+def save_exploration(summary: dict, out_dir) -> Path:
     """Write the summary as ``out_dir/exploration.json`` (the frames themselves are not kept)."""
     from ..io import atomic_write_text
 

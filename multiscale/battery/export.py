@@ -15,8 +15,10 @@ BPX (Battery Parameter eXchange, https://bpxstandard.com) conventions used here,
 - transport efficiency ``ε^b`` with the base set's Bruggeman exponent ``b``;
 - temperature dependence as ``X(T) = X_ref exp(E_a/R (1/T_ref − 1/T))``.
 
-Parameters BPX has no field for (charge-transfer coefficients, double-layer capacities) travel
-in its ``User-defined`` section, which PyBaMM copies into ``ParameterValues`` unchanged.
+Parameters BPX has no field for (charge-transfer coefficients, double-layer capacities, the
+lumped contact resistance) travel in its ``User-defined`` section, which PyBaMM copies into
+``ParameterValues`` unchanged. A model sees the contact resistance only with the option
+``{"contact resistance": "true"}``; the cell stage of ``multiscale run`` sets it.
 """
 from __future__ import annotations
 
@@ -86,6 +88,7 @@ _EXPORTABLE = {
     "Positive electrode OCP [V]",
     "Negative particle diffusivity [m2.s-1]",
     "Positive particle diffusivity [m2.s-1]",
+    "Contact resistance [Ohm]",
 }
 
 
@@ -273,6 +276,8 @@ def to_bpx(export: Export, *, title: str = "multiscale export", n_table: int = 1
         "Negative electrode double-layer capacity [F.m-2]", "Positive electrode double-layer capacity [F.m-2]",
         "Open-circuit voltage at 0% SOC [V]", "Open-circuit voltage at 100% SOC [V]",
     )}
+    if "Contact resistance [Ohm]" in pv.keys():  # not in every base set; 0 Ω where absent
+        user_defined["Contact resistance [Ohm]"] = float(pv["Contact resistance [Ohm]"])
     obj = {
         "Header": {
             "BPX": "1.0.0",

@@ -309,7 +309,7 @@ def explore(out_dir, model, bulk, interface_fields, temperatures, seeds, n_steps
     summary["model"] = model or "default"
     summary["n_candidates"] = len(cands)
     summary["n_pre_failure_candidates"] = sum(c["pre_failure"] for c in cands)
-    al.save_exploration(runs, summary, out_dir)
+    al.save_exploration(summary, out_dir)
     for r in summary["runs"]:
         click.echo(f"{r['run']}: {r['steps_run']}/{r['n_steps']} steps, median σ_F {r['median_sigma_eV_per_A']:.2f} "
                    f"eV/Å, T {r['mean_temperature_K']:.0f} K" + (f" (left the domain: {r['stop_reason']})"

@@ -51,9 +51,11 @@ def stage_reactions(ctx: StageContext) -> dict:
 def stage_continuum(ctx: StageContext) -> dict:
     """PB (Stern + Bikerman) capacitance curve with a delta-method band over the Stern capacitance;
     Nernst–Planck through the atomistic D(z), φ(z) when the analysis stage produced them."""
+    import pybamm
+
     from ..uq import delta_method, interval
-    from .continuum_stage import (capacitance_curve, effective_diffusivity_interval, interface_transport,
-                                 plot_capacitance)
+    from .continuum_stage import (capacitance_curve, contact_resistance_Ohm, effective_diffusivity_interval,
+                                  interface_transport, plot_capacitance, resistance_interval)
 
     cfg, el, itf = ctx.config, ctx.config["electrolyte"], ctx.config["interface"]
     n = 11 if cfg["run"]["fast"] else 41
@@ -89,10 +91,27 @@ def stage_continuum(ctx: StageContext) -> dict:
     if profile:
         tr = interface_transport(profile["z_m"], profile["diffusivity_m2_s"], profile["potential_V"],
                                  temperature_K=el["temperature_K"], concentration_mol_m3=el["concentration_mol_m3"])
+        stand_in = ("the solvent's D∥(z) stands in for Li⁺'s (one Li⁺ per cell gives no layer statistics); "
+                    "interval: delta method over the layers' D∥ with their block errors")
         out["parameters"]["Interfacial effective Li+ diffusivity"] = _param(
             tr["effective_diffusivity_m2_s"], "m2.s-1", effective_diffusivity_interval(profile),
-            "live: Nernst–Planck with the ML-MD D(z) and φ(z), D_eff = L / ∫dz/D(z); interval: delta method "
-            "over the layers' D∥ with their block errors")
+            f"live: Nernst–Planck with the ML-MD D(z) and φ(z), D_eff = L / ∫dz/D(z); {stand_in}")
+        r_iv = resistance_interval(profile, tr, temperature_K=el["temperature_K"],
+                                   concentration_mol_m3=el["concentration_mol_m3"])
+        r_prov = (f"live: Li⁺ current across the interfacial layer ({1e9 * (profile['z_m'][-1] - profile['z_m'][0]):.2f} nm), "
+                  "R = ∫ RT / (F² D(z) c_b) dz at the bulk concentration (the mean-field c(z) in the molecular φ(z) "
+                  "is not the ion's potential of mean force; see continuum_stage.interface_transport); " + stand_in)
+        out["parameters"]["Interfacial Li+ resistance, area-specific"] = _param(
+            tr["area_specific_resistance_Ohm_m2"], "Ohm.m2", r_iv, r_prov)
+        base = pybamm.ParameterValues(cfg["cell"]["parameter_set"])
+        r_cell = contact_resistance_Ohm(tr["area_specific_resistance_Ohm_m2"], base)
+        scale = r_cell / tr["area_specific_resistance_Ohm_m2"]
+        out["derived"].append({
+            "pybamm_name": "Contact resistance [Ohm]", "value": r_cell, "unit": "Ohm",
+            "interval95": None if r_iv is None else [r_iv[0] * scale, r_iv[1] * scale],
+            "provenance": (r_prov + f"; as PyBaMM's lumped series resistance over the negative particles' surface "
+                           f"(a L A of base set {cfg['cell']['parameter_set']}); the positive electrode has no "
+                           "atomistic model and adds nothing")})
         out["interface_transport"] = {k: np.asarray(v).tolist() for k, v in tr.items()}
     else:
         analysis = ctx.results.get("analysis")
