@@ -62,7 +62,7 @@ def main(argv=None) -> dict:
     fit, scan = out.pop("_fit", None), out.pop("_scan", None)
     result = {"benchmark": "alpha", "model": args.model or "default", "ml_scan_wall_s": round(t_ml, 1),
               "ml": {k: out[k] for k in ("usable", "packing_seed", "distance_A", "potential_V", "barrier_eV",
-                                         "barrier_err_eV", "alpha", "alpha_ci95", "why") if k in out}}
+                                         "barrier_err_eV", "alpha", "alpha_ci95", "alpha_members", "why") if k in out}}
     if scan is not None:
         t0 = time.perf_counter()
         xtb, ml = xtb_along_bands(scan, out["fields_V_per_A"])

@@ -315,7 +315,7 @@ def run_reactions(ctx) -> dict:
         prov = (f"live: CI-NEB of Li⁺ from its solvated place to the contact layer of the basal plane "
                 f"(packing seed {scan.get('packing_seed', ctx.config['run']['seed'])}) at F = {scan['fields_V_per_A']} V/Å "
                 f"(φ = F·d, d = {scan['distance_A']:.2f} Å), reduction branch E_a(φ) = E_a(0) + (1 − α)eφ, "
-                "weighted by the ensemble's energy spread")
+                "weighted by the spread of the ensemble members' own barriers; interval: the members' own α, Student t")
         out["parameters"]["Li⁺ transfer barrier to the contact layer at φ = 0 (CI-NEB)"] = {
             "value": scan["barrier0_eV"], "unit": "eV", "provenance": prov}
         out["parameters"]["Negative charge-transfer coefficient α (CI-NEB fit)"] = {

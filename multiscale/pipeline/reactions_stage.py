@@ -15,9 +15,10 @@ maps onto "Negative electrode charge transfer coefficient" directly.
 
 The electrode potential is the applied field times the distance the ion moves along it,
 φ = F·d (d = z_solvated − z_contact; φ > 0: the electrode is positive with respect to the film,
-which pushes Li⁺ away and raises the barrier). Barriers at three fields; each carries the
-ensemble's energy spread at the saddle and at the initial state as its error, which sets the
-interval.
+which pushes Li⁺ away and raises the barrier). Barriers at three fields, fitted with the spread
+of the ensemble members' own barriers along the converged band as their errors. The interval of α
+is the spread of the members' own α (Student t on M − 1): the members disagree on the barrier by
+~0.1 eV but on its slope by ~0.05, and independent barrier errors would hide that.
 
 Not every packing has the step: where the Li⁺ already sits in the contact layer (d < ``MIN_STEP_A``)
 the stage takes the next packing seed, up to ``MAX_PACKINGS``, and says which it used.
@@ -30,6 +31,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from ..errors import InputError
 
 from ..atomistic.li_adsorption import adsorption_endpoints
 
@@ -59,6 +62,37 @@ def _endpoints_with_a_step(calc, seed: int, relax_steps: int):
             return contact, solvated, d, packing, skipped
         skipped.append(f"packing {packing}: the Li⁺ is already in the contact layer (d = {d:.2f} Å)")
     return None, None, None, None, skipped
+
+
+def _member_barriers(res) -> np.ndarray:
+    """Each ensemble member's barrier along the converged band [eV]: its energy at the band's saddle
+    minus at the first image. Their spread is the barrier's model error: the members' total
+    energies spread ~10× more, but mostly by offsets that cancel in the difference."""
+    e = [np.asarray(res.images[k].calc.results["energy_members"], dtype=float) for k in (0, res.saddle_index)]
+    return e[1] - e[0]
+
+
+def fit_alpha_members(potential_V, member_barriers_eV, level: float = 0.95):
+    """α of the reduction branch from the ensemble: the fit of the members' mean barriers (weighted by
+    their spread) gives α; its interval is the spread of the members' own α, Student t on M − 1.
+
+    The members' barriers are off by offsets that hardly change with φ, so the slope is far better
+    determined than independent barrier errors would say. ``member_barriers_eV``: (potentials,
+    members). Returns (fit, member α) with ``fit.alpha_ci95`` set to that interval.
+    """
+    from scipy import stats
+
+    from ..kinetics import fit_transfer_coefficient
+
+    b = np.asarray(member_barriers_eV, dtype=float)
+    if b.ndim != 2 or b.shape[1] < 2:
+        raise InputError(f"member_barriers_eV must be (potentials, members ≥ 2), got shape {b.shape}")
+    fit = fit_transfer_coefficient(potential_V, b.mean(axis=1), barrier_err_eV=np.maximum(b.std(axis=1), 1e-3),
+                                   branch="reduction")
+    member_alpha = np.array([fit_transfer_coefficient(potential_V, col, branch="reduction").alpha for col in b.T])
+    half = float(stats.t.ppf(0.5 + level / 2, member_alpha.size - 1) * member_alpha.std(ddof=1))
+    fit.alpha_ci95 = (fit.alpha - half, fit.alpha + half)
+    return fit, member_alpha
 
 
 def _max_sigma(atoms, calc) -> float:
@@ -93,12 +127,9 @@ def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False,
     scan = barriers_vs_potential(solvated, contact, factory, potentials, relax_endpoints=True,
                                  n_images=5, fmax=0.1 if fast else 0.05, steps=400 if fast else 600,
                                  progress=progress)
-    err = []
-    for res in scan.results:
-        s = [float(res.images[k].calc.results.get("energy_uncertainty", 0.0)) for k in (0, res.saddle_index)]
-        err.append(max(float(np.hypot(*s)), 1e-3))
-    scan.barrier_err_eV = np.array(err)
-    fit = scan.fit_transfer_coefficient(branch="reduction")
+    member_barriers = np.array([_member_barriers(res) for res in scan.results])  # (fields, members)
+    scan.barrier_err_eV = np.maximum(member_barriers.std(axis=1), 1e-3)
+    fit, member_alpha = fit_alpha_members(potentials, member_barriers)
     lo, hi = fit.alpha_ci95
     usable = bool(0.0 < fit.alpha < 1.0 and hi - lo < 1.0)
     out = {"step": "Li⁺ solvated → contact layer (reduction direction)", "packing_seed": packing,
@@ -106,7 +137,7 @@ def alpha_from_neb(*, seed: int = 0, fast: bool = False, progress: bool = False,
            "distance_A": d, "fields_V_per_A": list(SCAN_FIELDS_V_PER_A), "potential_V": potentials.tolist(),
            "barrier_eV": scan.barrier_eV.tolist(), "reverse_barrier_eV": scan.reverse_barrier_eV.tolist(),
            "barrier_err_eV": scan.barrier_err_eV.tolist(), "alpha": fit.alpha, "alpha_ci95": [lo, hi],
-           "barrier0_eV": fit.barrier0_eV, "usable": usable}
+           "barrier0_eV": fit.barrier0_eV, "alpha_members": member_alpha.tolist(), "usable": usable}
     if not usable:
         out["why"] = (f"α = {fit.alpha:.3g} [{lo:.3g}, {hi:.3g}] is not a usable transfer coefficient (needs "
                       "0 < α < 1 and a 95 % interval narrower than 1)")

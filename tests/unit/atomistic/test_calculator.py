@@ -29,6 +29,10 @@ def test_results_and_units(calc):
     assert r["charges"].shape == (60,) and abs(r["charges"].sum()) < 1e-10
     assert r["dipole"].shape == (3,)
     assert calc.reference == "GFN1-xTB"
+    # the members' energies: their mean is the energy, their spread the energy uncertainty
+    assert r["energy_members"].shape == (4,)
+    assert r["energy_members"].mean() == pytest.approx(r["energy"], abs=1e-9)
+    assert r["energy_members"].std() == pytest.approx(r["energy_uncertainty"], rel=1e-9, abs=1e-12)
 
 
 def test_bad_inputs(calc):

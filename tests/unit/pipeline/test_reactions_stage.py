@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from multiscale.errors import InputError
+
 from multiscale.atomistic import default_system
 from multiscale.atomistic.system import electrode_atoms
 from multiscale.pipeline import reactions_stage as rs
@@ -76,3 +78,22 @@ def test_usable_scan_exports_the_fitted_alpha(tmp_path, monkeypatch):
     assert "CI-NEB" in out["parameters"]["Negative charge-transfer coefficient α (CI-NEB fit)"]["provenance"]
     assert "Negative charge-transfer coefficient α" not in out["parameters"]  # no base-set duplicate
     assert (tmp_path / "figures" / "barrier_vs_potential.png").is_file()
+
+
+def test_alpha_interval_is_the_spread_of_the_members_own_alpha():
+    """Members whose barriers differ by large φ-independent offsets but little in slope: the
+    interval follows the members' α (t on M − 1), not the offsets."""
+    from scipy import stats
+
+    phi = np.array([-0.3, 0.0, 0.3])
+    member_alpha = np.array([0.45, 0.55, 0.50, 0.50])
+    offsets = np.array([-0.15, 0.1, 0.05, 0.0])
+    barriers = 0.4 + offsets[None, :] + (1 - member_alpha[None, :]) * phi[:, None]   # (fields, members)
+    fit, alphas = rs.fit_alpha_members(phi, barriers)
+    np.testing.assert_allclose(alphas, member_alpha, atol=1e-12)
+    assert fit.alpha == pytest.approx(member_alpha.mean())
+    half = stats.t.ppf(0.975, 3) * member_alpha.std(ddof=1)
+    np.testing.assert_allclose(fit.alpha_ci95, (0.5 - half, 0.5 + half))
+    assert fit.alpha_ci95[1] - fit.alpha_ci95[0] < 0.4  # independent ~0.1 eV barrier errors: ≈ 0.9
+    with pytest.raises(InputError, match="members"):
+        rs.fit_alpha_members(phi, barriers[:, :1])
