@@ -130,8 +130,8 @@ class MLPotential(Calculator):
         self.results["dipole"] = np.array([0.0, 0.0, float(res["dipole_z"][0])])
         self.results["force_uncertainty"] = res["force_uncertainty"].numpy().copy()
         self.results["energy_uncertainty"] = float(res["energy_std"][0])
-        # per-member energies [eV] (core repulsion included): differences such as a barrier carry
-        # their own, much smaller, ensemble spread than the total energy does
+        # per-member energies [eV] (core repulsion included): the uncertainty of a difference such as
+        # a barrier is the spread of the members' own differences, not that of the total energy
         self.results["energy_members"] = res["energy_members"][:, 0].detach().numpy().astype(float) + e_core
         self.results["polarizability_zz"] = float(res["polarizability_zz"][0])
 

@@ -32,9 +32,8 @@ import functools
 
 import numpy as np
 
-from ..errors import InputError
-
 from ..atomistic.li_adsorption import adsorption_endpoints
+from ..errors import InputError
 
 #: ensemble force spread above which the end points are not trusted [eV/Å] (the ML-MD trust level)
 TRUST_EV_PER_A = 0.3
@@ -66,8 +65,8 @@ def _endpoints_with_a_step(calc, seed: int, relax_steps: int):
 
 def _member_barriers(res) -> np.ndarray:
     """Each ensemble member's barrier along the converged band [eV]: its energy at the band's saddle
-    minus at the first image. Their spread is the barrier's model error: the members' total
-    energies spread ~10× more, but mostly by offsets that cancel in the difference."""
+    minus at the first image. Their spread is the barrier's model error (the spread of the total
+    energy at either image is a different number: members can agree on one and not the other)."""
     e = [np.asarray(res.images[k].calc.results["energy_members"], dtype=float) for k in (0, res.saddle_index)]
     return e[1] - e[0]
 
