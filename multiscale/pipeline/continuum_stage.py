@@ -91,14 +91,14 @@ def effective_diffusivity_interval(profile: dict, level: float = 0.95):
     return [float(length / iv[1]), float(length / iv[0])] if iv[0] > 0 else [float(length / iv[1]), float("inf")]
 
 
-def resistance_interval(profile: dict, transport: dict, *, temperature_K: float, concentration_mol_m3: float,
+def resistance_interval(profile: dict, *, temperature_K: float, concentration_mol_m3: float,
                         level: float = 0.95):
     """Interval of R = L RT / (F² D_eff c_b) [Ω·m²] from the interval of D_eff (R is monotone in it);
     None without layer errors."""
     iv = effective_diffusivity_interval(profile, level)
     if iv is None:
         return None
-    z = np.asarray(transport["z_m"], dtype=float)
+    z = np.asarray(profile["z_m"], dtype=float)
     r = layer_resistance_Ohm_m2(z[-1] - z[0], np.array(iv[::-1]), concentration_mol_m3, temperature_K)
     return [float(r[0]), float(r[1])]
 

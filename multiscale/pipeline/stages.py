@@ -96,7 +96,7 @@ def stage_continuum(ctx: StageContext) -> dict:
         out["parameters"]["Interfacial effective Li+ diffusivity"] = _param(
             tr["effective_diffusivity_m2_s"], "m2.s-1", effective_diffusivity_interval(profile),
             f"live: Nernst–Planck with the ML-MD D(z) and φ(z), D_eff = L / ∫dz/D(z); {stand_in}")
-        r_iv = resistance_interval(profile, tr, temperature_K=el["temperature_K"],
+        r_iv = resistance_interval(profile, temperature_K=el["temperature_K"],
                                    concentration_mol_m3=el["concentration_mol_m3"])
         r_prov = (f"live: Li⁺ current across the interfacial layer ({1e9 * (profile['z_m'][-1] - profile['z_m'][0]):.2f} nm), "
                   "R = ∫ RT / (F² D(z) c_b) dz at the bulk concentration (the mean-field c(z) in the molecular φ(z) "
@@ -104,11 +104,10 @@ def stage_continuum(ctx: StageContext) -> dict:
         out["parameters"]["Interfacial Li+ resistance, area-specific"] = _param(
             tr["area_specific_resistance_Ohm_m2"], "Ohm.m2", r_iv, r_prov)
         base = pybamm.ParameterValues(cfg["cell"]["parameter_set"])
-        r_cell = contact_resistance_Ohm(tr["area_specific_resistance_Ohm_m2"], base)
-        scale = r_cell / tr["area_specific_resistance_Ohm_m2"]
         out["derived"].append({
-            "pybamm_name": "Contact resistance [Ohm]", "value": r_cell, "unit": "Ohm",
-            "interval95": None if r_iv is None else [r_iv[0] * scale, r_iv[1] * scale],
+            "pybamm_name": "Contact resistance [Ohm]", "unit": "Ohm",
+            "value": contact_resistance_Ohm(tr["area_specific_resistance_Ohm_m2"], base),
+            "interval95": None if r_iv is None else [contact_resistance_Ohm(r, base) for r in r_iv],
             "provenance": (r_prov + f"; as PyBaMM's lumped series resistance over the negative particles' surface "
                            f"(a L A of base set {cfg['cell']['parameter_set']}); the positive electrode has no "
                            "atomistic model and adds nothing")})
