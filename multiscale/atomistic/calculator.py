@@ -21,6 +21,10 @@ training (zero on all training data), so that dynamics cannot fall into the attr
 network may have where it saw no data; ``out_of_domain`` is True while it acts, or while an element pair that never came within the
 cutoff in training does (e.g. Li–Li when training had one Li per cell), and
 ``core_repulsion_energy`` [eV] says how much the wall adds.
+
+Models trained on top of a physics baseline (Δ-learning; ``ensemble.baseline``, e.g. the
+graphene π-band term of :mod:`multiscale.atomistic.pi_electrons`) add it to the energy, the
+forces and every member's energy; ``baseline_energy`` [eV] reports it.
 """
 from __future__ import annotations
 
@@ -114,14 +118,16 @@ class MLPotential(Calculator):
             )
         batch = collate([g], requires_grad=False)
         res = self.ensemble(batch)
-        e = float(res["energy"][0])
-        forces = res["forces"].detach().numpy().copy()
+        e_base, f_base = self.ensemble.baseline_energy_forces(a)
+        e = float(res["energy"][0]) + e_base
+        forces = res["forces"].detach().numpy() + f_base
         e_core = 0.0
         if inside_wall:
             e_core, f_core = self.core.energy_forces(g.species, g.positions, g.i, g.j, g.shifts @ g.cell)
             e += e_core
             forces += f_core
         self.results["core_repulsion_energy"] = e_core
+        self.results["baseline_energy"] = e_base
         self.results["out_of_domain"] = bool(inside_wall or unseen_pair)
         self.results["energy"] = e
         self.results["free_energy"] = e
@@ -132,7 +138,7 @@ class MLPotential(Calculator):
         self.results["energy_uncertainty"] = float(res["energy_std"][0])
         # per-member energies [eV] (core repulsion included): the uncertainty of a difference such as
         # a barrier is the spread of the members' own differences, not that of the total energy
-        self.results["energy_members"] = res["energy_members"][:, 0].detach().numpy().astype(float) + e_core
+        self.results["energy_members"] = res["energy_members"][:, 0].detach().numpy().astype(float) + e_core + e_base
         self.results["polarizability_zz"] = float(res["polarizability_zz"][0])
 
 

@@ -27,6 +27,21 @@ class PotentialEnsemble(nn.Module):
             raise InputError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         self.compute_dtype = torch.float64
+        #: physics term the members were trained on top of (Δ-learning), or None:
+        #: :class:`multiscale.atomistic.pi_electrons.PiBandSettings`. ``forward`` returns the
+        #: members' part only; :meth:`baseline_energy_forces` is what the calculator adds.
+        self.baseline = None
+
+    def baseline_energy_forces(self, atoms):
+        """(energy [eV], forces [eV/Å]) of the baseline for one Atoms; zeros without one."""
+        import numpy as np
+
+        if self.baseline is None:
+            return 0.0, np.zeros((len(atoms), 3))
+        from .pi_electrons import pi_band_energy_forces
+
+        e, f, _ = pi_band_energy_forces(atoms, self.baseline)
+        return e, f
 
     def set_precision(self, precision: str) -> "PotentialEnsemble":
         """``"float64"`` (default, exact derivatives) or ``"float32"`` for the descriptor, the

@@ -77,8 +77,22 @@ class TrainingSettings:
     #: ``learning_rate``, instead of a random initialisation (continued training, e.g. after
     #: new labels; symmetry-function members also keep their feature normalisation)
     init_from: str | None = None
+    #: physics baseline the members learn on top of (Δ-learning): None, or the dict of
+    #: :class:`multiscale.atomistic.pi_electrons.PiBandSettings` (the Γ-point π-band term of the
+    #: graphene sheet, whose forces no local model can represent). Targets become reference −
+    #: baseline; the trained ensemble carries it and its calculator adds it back.
+    baseline: dict | None = None
+
+    def baseline_settings(self):
+        """The baseline as :class:`~multiscale.atomistic.pi_electrons.PiBandSettings`, or None."""
+        if not self.baseline:
+            return None
+        from .pi_electrons import PiBandSettings
+
+        return PiBandSettings.from_dict(self.baseline)
 
     def validate(self) -> None:
+        self.baseline_settings()
         if self.architecture not in ("behler-parrinello", "painn"):
             raise InputError(f"architecture = {self.architecture!r} must be 'behler-parrinello' or 'painn'")
         if self.architecture == "painn":
@@ -280,6 +294,11 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     s.validate()
     if len(atoms_list) < 10:
         raise InputError(f"{len(atoms_list)} labelled configurations is too few to train (need >= 10)")
+    baseline = s.baseline_settings()
+    if baseline is not None:
+        from .pi_electrons import subtract_baseline
+
+        atoms_list = subtract_baseline(atoms_list, baseline)
     if s.architecture == "painn":
         if resume:
             raise InputError("resume=True is implemented for the behler-parrinello architecture only")
@@ -361,7 +380,7 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         history.setdefault("learning_rate", []).append([o.param_groups[0]["lr"] for o in opts])
         bar.set_postfix(val_F=f"{np.sqrt(vf).mean():.3f}", val_E=f"{np.sqrt(ve).mean() * 1e3:.2f}meV")
         if checkpoint_dir is not None and epoch % 5 == 0:
-            save_ensemble(PotentialEnsemble(members), checkpoint_dir,
+            save_ensemble(_with_baseline(PotentialEnsemble(members), baseline), checkpoint_dir,
                           meta=dict(epoch=epoch, partial=True, history=history,
                                     minutes=minutes_before + (time.time() - t0) / 60))
     for k, m in enumerate(members):
@@ -375,7 +394,12 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
                    validation_config_ids=[str(atoms_list[k].info.get("config_id", k)) for k in np.sort(val_idx)],
                    best_validation_loss=[float(b) for b in best],
                    settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict()))
-    return PotentialEnsemble(members), history
+    return _with_baseline(PotentialEnsemble(members), baseline), history
+
+
+def _with_baseline(ens: PotentialEnsemble, baseline) -> PotentialEnsemble:
+    ens.baseline = baseline
+    return ens
 
 
 # ----------------------------------------------------------------------------------------------
@@ -549,7 +573,7 @@ def _train_message_passing(atoms_list, s: "TrainingSettings", *, checkpoint_dir=
                    best_validation_loss=[h["best_validation_loss"] for h in per_member],
                    settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict(),
                                  message_passing=s.message_passing.to_dict()))
-    ens = PotentialEnsemble(members)
+    ens = _with_baseline(PotentialEnsemble(members), s.baseline_settings())
     if checkpoint_dir is not None:
         save_ensemble(ens, checkpoint_dir, meta=dict(partial=False, history=history))
     return ens, history
@@ -625,7 +649,8 @@ def save_ensemble(ens: PotentialEnsemble, directory, *, meta: dict | None = None
     states = {f"member{k}": m.state_dict() for k, m in enumerate(ens.members)}
     with atomic_path(directory / "ensemble.pt") as tmp:
         torch.save(states, tmp)
-    info = dict(config=ens.members[0].config(), n_members=len(ens.members), meta=meta or {})
+    info = dict(config=ens.members[0].config(), n_members=len(ens.members), meta=meta or {},
+                baseline=ens.baseline.to_dict() if ens.baseline is not None else None)
     with atomic_path(directory / "ensemble.json") as tmp:
         tmp.write_text(json.dumps(info, indent=2, default=float))
     return directory
@@ -648,7 +673,12 @@ def load_ensemble(directory) -> tuple[PotentialEnsemble, dict]:
         m.load_state_dict(states[f"member{k}"])
         m.eval()
         members.append(m)
-    return PotentialEnsemble(members), info
+    ens = PotentialEnsemble(members)
+    if info.get("baseline"):
+        from .pi_electrons import PiBandSettings
+
+        ens.baseline = PiBandSettings.from_dict(info["baseline"])
+    return ens, info
 
 
 def attach_core_repulsion(directory, frames, *, stiffness_eV_per_A3: float | None = None) -> dict:

@@ -23,7 +23,8 @@ from .neighbours import neighbour_list
 
 
 def predict_frames(ensemble, frames, *, batch_size: int = 8) -> list[dict]:
-    """Ensemble predictions for labelled frames (field from ``atoms.info['field_V_per_A']``)."""
+    """Ensemble predictions for labelled frames (field from ``atoms.info['field_V_per_A']``),
+    the ensemble's baseline (if any) included."""
     el = ensemble.members[0].elements
     out = []
     for b in range(0, len(frames), batch_size):
@@ -35,7 +36,8 @@ def predict_frames(ensemble, frames, *, batch_size: int = 8) -> list[dict]:
         n0 = 0
         for k, a in enumerate(chunk):
             n = len(a)
-            out.append(dict(energy=float(r["energy"][k]), forces=r["forces"][n0:n0 + n].numpy(),
+            e_b, f_b = ensemble.baseline_energy_forces(a)
+            out.append(dict(energy=float(r["energy"][k]) + e_b, forces=r["forces"][n0:n0 + n].numpy() + f_b,
                             charges=r["charges"][n0:n0 + n].numpy(), dipole_z=float(r["dipole_z"][k]),
                             sigma_f=r["force_uncertainty"][n0:n0 + n].numpy()))
             n0 += n

@@ -124,19 +124,23 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="Continue training from the trained ensemble in this folder (same architecture and settings; "
                    "fresh optimiser at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
+@click.option("--baseline", type=click.Choice(["none", "graphene-pi"]), default="none", show_default=True,
+              help="Physics term the network learns on top of: 'graphene-pi' is the Γ-point Hückel π-band "
+                   "energy of the graphene sheet (multiscale.atomistic.pi_electrons), whose forces are not local.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
           architecture, features, layers, rbf, switch_width_A, device, parallel_members, init_from, resume,
-          threads, quiet) -> None:
+          baseline, threads, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
     from ..atomistic.labelling import load_training_frames
     from ..atomistic.message_passing import MessagePassingSettings
     from ..atomistic.model import DescriptorSettings, NetworkSettings
+    from ..atomistic.pi_electrons import PiBandSettings
     from ..atomistic.training import TrainingSettings, attach_core_repulsion, save_ensemble, train_ensemble
 
     torch.set_num_threads(threads)
@@ -149,6 +153,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))),
                                 architecture=architecture, device=device, parallel_members=parallel_members,
                                 init_from=init_from,
+                                baseline=PiBandSettings().to_dict() if baseline == "graphene-pi" else None,
                                 message_passing=MessagePassingSettings(cutoff_A=cutoff_A, n_features=features,
                                                                        n_layers=layers, n_rbf=rbf,
                                                                        switch_width_A=switch_width_A))
@@ -171,6 +176,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                            f" --device {device}"
                            f" --parallel-members {parallel_members}" if architecture == "painn" else "")
                         + (f" --init-from {init_from}" if init_from else "")
+                        + (f" --baseline {baseline}" if baseline != "none" else "")
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     if init_from:  # the histories of the runs this one continues, oldest first

@@ -72,3 +72,16 @@ def test_explore_writes_report_and_candidates(tmp_path, capsys):
     assert code != 0 and "n_steps" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(["potential", "label", "--candidates", str(tmp_path / "none.extxyz")], capsys)
     assert code != 0 and "none.extxyz" in err
+
+
+def test_train_with_the_graphene_pi_baseline_records_it(tmp_path, capsys):
+    from multiscale.resources import data_path
+    db = data_path("xtb_li_ec_graphene", "reference_md.db")
+    out = tmp_path / "m"
+    code, stdout, err = run_cli(["potential", "train", "--db", str(db), "--frame-stride", "200", "--out", str(out),
+                                 "--members", "4", "--epochs", "1", "--hidden", "8", "--baseline", "graphene-pi",
+                                 "--quiet"], capsys)
+    assert code == 0, err
+    info = json.loads((out / "ensemble.json").read_text())
+    assert info["baseline"]["kind"] == "graphene_pi_gamma"
+    assert info["meta"]["command"].endswith("--baseline graphene-pi")

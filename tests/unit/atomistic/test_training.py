@@ -265,3 +265,28 @@ def test_continued_training_keeps_the_parents_validation_trajectories(tmp_path):
     val, train = _split(frames, fresh, np.random.default_rng(0))
     tasks_val = {frames[k].info["task"] for k in val}
     assert len(tasks_val) == 1 and not tasks_val & {frames[k].info["task"] for k in train}
+
+
+def test_baseline_is_subtracted_in_training_and_travels_with_the_checkpoint(tmp_path):
+    from multiscale.atomistic.pi_electrons import PiBandSettings, pi_band_energy_forces
+    from multiscale.atomistic.validation import predict_frames
+
+    frames = _synthetic_frames(10)
+    s = TrainingSettings(n_members=4, epochs=2, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
+                         baseline=PiBandSettings().to_dict())
+    ens, _ = train_ensemble(frames, s, progress=False, checkpoint_dir=tmp_path / "ckpt")
+    assert ens.baseline == PiBandSettings()
+    save_ensemble(ens, tmp_path / "m")
+    back, info = load_ensemble(tmp_path / "m")
+    assert info["baseline"]["kind"] == "graphene_pi_gamma" and back.baseline == PiBandSettings()
+    # predictions = members + baseline; without the baseline they are the members alone
+    p_with = predict_frames(back, frames[:1])[0]
+    back.baseline = None
+    p_without = predict_frames(back, frames[:1])[0]
+    e_b, f_b, _ = pi_band_energy_forces(frames[0])
+    assert p_with["energy"] - p_without["energy"] == pytest.approx(e_b, abs=1e-6)
+    np.testing.assert_allclose(p_with["forces"] - p_without["forces"], f_b, atol=1e-6)
+    # the labelled frames themselves are not modified
+    assert frames[0].get_potential_energy() == _synthetic_frames(10)[0].get_potential_energy()
+    with pytest.raises(InputError, match="kind"):
+        TrainingSettings(baseline={"kind": "eam"}).validate()

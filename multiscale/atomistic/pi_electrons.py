@@ -1,0 +1,205 @@
+"""π electrons of the graphene electrode: a Γ-point Hückel band term, the metallic part of the sheet.
+
+Why this exists. The reference (GFN1-xTB through tblite) treats the periodic training cell at
+the Γ point only, with 1000 K Fermi smearing. Graphene is a semimetal: when the supercell's
+repeat along the zigzag direction is a multiple of 3 (the 60-atom training cell's 3 × 2
+rectangular cell is), its Dirac points fold onto Γ and four degenerate π states sit at the
+Fermi level. How a distortion splits them depends on the *pattern* of bond lengths over the
+whole cell (a Kekulé-type response), so the sheet's in-plane forces are not a sum of local
+terms: a 6.5 Å symmetry-function network had 650 meV/Å in-plane force errors on the sheet,
+against ~170 for the electrolyte's atoms. A least-squares check on 225 training frames (in the
+model card) shows what they are: this term with the textbook parameters (t₀ = 2.4 eV, β = 2 Å⁻¹,
+coefficient fitted 1.01) plus three local bond-stretch terms reproduces the reference's
+in-plane sheet forces to 167 meV/Å, where the bond terms alone reach 716 (reference RMS 991).
+
+The model. One p_z orbital per sheet carbon (:func:`~multiscale.atomistic.system.electrode_atoms`),
+nearest-neighbour hopping
+
+    H_ij = −t(r_ij),  t(r) = t₀ exp(−β (r − r₀)) · s(r),
+
+summed over periodic images at Γ (the reference's own k-sampling of the same cell), with s(r) a
+cosine switch from 1 at ``switch_start_A`` to 0 at ``cutoff_A`` (second neighbours at 2.46 Å are
+never included). One electron per carbon (neutral sheet: the reference's Mulliken sheet charge,
+−0.37 … +0.22 e, made no difference to the fit). Occupations are Fermi–Dirac at the reference's
+electronic temperature with μ fixed by the electron count, and the energy is the Mermin free
+energy
+
+    Ω = Σ_n 2 f_n ε_n + 2 k_B T Σ_n [f_n ln f_n + (1 − f_n) ln(1 − f_n)] − N ω_∞,
+
+whose exact gradient is the Hellmann–Feynman force F_a = −Σ_ij ρ_ij ∂H_ij/∂R_a with the density
+matrix ρ = 2 Σ_n f_n c_n c_nᵀ (no derivative of the occupations is needed: Ω is variational in
+them at fixed N). ω_∞ is the free energy per atom of the ideal infinite sheet (a dense k-grid),
+subtracted so that the term is a small number for an ideal sheet whatever its size.
+
+It is used as a Δ-learning baseline (`meta["baseline"]` of a trained ensemble): the network
+learns reference − this term, and the calculator adds it back. The σ bonds, the sheet's
+interaction with the electrolyte and with the field are left to the network; the term has no
+field dependence (a flat sheet normal to the field has none at first order).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..errors import InputError, check_range
+
+K_B_EV_PER_K = 8.617333262e-5
+
+
+@dataclass(frozen=True)
+class PiBandSettings:
+    """Parameters of the Hückel π term (defaults: the fit to GFN1-xTB described in the module)."""
+
+    hopping_eV: float = 2.4
+    decay_per_A: float = 2.0
+    bond_A: float = 1.42
+    switch_start_A: float = 1.8
+    cutoff_A: float = 2.1
+    electronic_temperature_K: float = 1000.0
+    #: the C–C distance below which two carbons count as bonded when the sheet is identified
+    sheet_bond_A: float = 1.8
+
+    def validate(self) -> "PiBandSettings":
+        check_range("hopping_eV", self.hopping_eV, low=0.0, low_inclusive=False)
+        check_range("decay_per_A", self.decay_per_A, low=0.0)
+        check_range("bond_A", self.bond_A, low=0.5, high=3.0)
+        check_range("electronic_temperature_K", self.electronic_temperature_K, low=1.0)
+        if not 0.0 < self.switch_start_A < self.cutoff_A < 2.4:
+            raise InputError(f"switch_start_A = {self.switch_start_A}, cutoff_A = {self.cutoff_A}: need "
+                             "0 < switch_start_A < cutoff_A < 2.4 Å (nearest neighbours only)")
+        return self
+
+    def to_dict(self) -> dict:
+        return dict(asdict(self), kind="graphene_pi_gamma")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PiBandSettings":
+        kind = d.get("kind", "graphene_pi_gamma")
+        if kind != "graphene_pi_gamma":
+            raise InputError(f"baseline kind = {kind!r}; this package knows 'graphene_pi_gamma'")
+        return cls(**{k: v for k, v in d.items() if k != "kind"}).validate()
+
+
+def _fermi(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 - np.tanh(0.5 * x))  # = 1/(1+e^x), without overflow
+
+
+def _occupations(eps: np.ndarray, n_electrons: float, kT: float) -> tuple[np.ndarray, float]:
+    """Spin-orbital occupations f_n ∈ [0, 1] with 2 Σ f = n_electrons (bisection on μ)."""
+    lo, hi = eps.min() - 50 * kT - 1.0, eps.max() + 50 * kT + 1.0
+    for _ in range(200):
+        mu = 0.5 * (lo + hi)
+        if 2.0 * _fermi((eps - mu) / kT).sum() > n_electrons:
+            hi = mu
+        else:
+            lo = mu
+        if hi - lo < 1e-13:
+            break
+    mu = 0.5 * (lo + hi)
+    return _fermi((eps - mu) / kT), mu
+
+
+def _entropy_term(f: np.ndarray) -> float:
+    """Σ [f ln f + (1 − f) ln(1 − f)] (≤ 0), 0 ln 0 = 0."""
+    g = np.clip(f, 1e-300, 1.0)
+    h = np.clip(1.0 - f, 1e-300, 1.0)
+    return float(np.sum(f * np.log(g) + (1.0 - f) * np.log(h)))
+
+
+@lru_cache(maxsize=16)
+def ideal_sheet_free_energy_per_atom(hopping_eV: float, electronic_temperature_K: float, n_k: int = 240) -> float:
+    """ω_∞ [eV/atom]: Mermin free energy per atom of the ideal infinite sheet (bands ±t₀|γ(k)|, μ = 0)."""
+    kT = K_B_EV_PER_K * electronic_temperature_K
+    u = (np.arange(n_k) + 0.5) / n_k
+    U, V = np.meshgrid(u, u, indexing="ij")
+    gamma = np.abs(1.0 + np.exp(2j * np.pi * U) + np.exp(2j * np.pi * V))
+    eps = np.concatenate([-hopping_eV * gamma.ravel(), hopping_eV * gamma.ravel()])
+    f = _fermi(eps / kT)  # half filling: μ = 0 by particle–hole symmetry
+    omega = 2.0 * np.sum(f * eps) + 2.0 * kT * _entropy_term(f)
+    return float(omega / (2 * n_k * n_k))  # two atoms per primitive cell
+
+
+def _switch(r: np.ndarray, r_on: float, r_off: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine switch s(r) (1 below r_on, 0 above r_off) and ds/dr."""
+    x = np.clip((r - r_on) / (r_off - r_on), 0.0, 1.0)
+    s = 0.5 * (1.0 + np.cos(np.pi * x))
+    ds = np.where((x > 0) & (x < 1), -0.5 * np.pi * np.sin(np.pi * x) / (r_off - r_on), 0.0)
+    return s, ds
+
+
+def _sheet_hamiltonian(atoms, s: PiBandSettings):
+    """(sheet indices, Γ-point H [eV], neighbour list of the sheet, dt/dr per list entry [eV/Å])."""
+    from .neighbours import neighbour_list
+    from .system import electrode_atoms
+
+    sheet = np.flatnonzero(electrode_atoms(atoms, bond_A=s.sheet_bond_A))
+    if len(sheet) == 0:
+        return sheet, np.zeros((0, 0)), None, None
+    if not (atoms.pbc[0] and atoms.pbc[1]):
+        raise InputError(f"atoms.pbc = {list(map(bool, atoms.pbc))}: the π-band term needs a sheet periodic in x and y")
+    nl = neighbour_list(atoms.positions[sheet], atoms.cell.array, atoms.pbc, s.cutoff_A)
+    r = nl.distances
+    sw, dsw = _switch(r, s.switch_start_A, s.cutoff_A)
+    ex = np.exp(-s.decay_per_A * (r - s.bond_A))
+    t = s.hopping_eV * ex * sw
+    dt_dr = s.hopping_eV * ex * (dsw - s.decay_per_A * sw)
+    H = np.zeros((len(sheet), len(sheet)))
+    np.add.at(H, (nl.i, nl.j), -t)  # Γ point: the images of one pair add; the list has both orders
+    return sheet, H, nl, dt_dr
+
+
+def pi_hamiltonian(atoms, settings: PiBandSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the sheet carbons, their Γ-point Hückel Hamiltonian [eV]); empty without a sheet."""
+    sheet, H, _, _ = _sheet_hamiltonian(atoms, (settings or PiBandSettings()).validate())
+    return sheet, H
+
+
+def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None) -> tuple[float, np.ndarray, int]:
+    """Mermin free energy [eV] of the sheet's π electrons (− N ω_∞), forces [eV/Å] on all atoms, sheet size.
+
+    Atoms that are not sheet carbons get zero force; a frame without a sheet gives (0, 0, 0).
+    Raises ``InputError`` for a sheet that is not periodic in x and y (a Γ-point band term is
+    defined for the periodic sheet only).
+    """
+    s = (settings or PiBandSettings()).validate()
+    forces = np.zeros((len(atoms), 3))
+    sheet, H, nl, dt_dr = _sheet_hamiltonian(atoms, s)
+    n = len(sheet)
+    if n == 0:
+        return 0.0, forces, 0
+    eps, c = np.linalg.eigh(H)
+    kT = K_B_EV_PER_K * s.electronic_temperature_K
+    f, _ = _occupations(eps, float(n), kT)
+    omega = 2.0 * np.sum(f * eps) + 2.0 * kT * _entropy_term(f)
+    omega -= n * ideal_sheet_free_energy_per_atom(s.hopping_eV, s.electronic_temperature_K)
+    rho = 2.0 * (c * f) @ c.T
+    # dΩ/dR = Σ_ab ρ_ab ∂H_ab/∂R (Hellmann–Feynman). Each entry e = (i → j, image S) of the
+    # neighbour list is one term −t(r_e) of H_ij, r_e = |r_j + S·h − r_i|, so it adds
+    # −ρ_ij t'(r_e) u_e to dΩ/dR_j and the opposite to dΩ/dR_i (u_e the unit vector i → j).
+    u = nl.vectors / nl.distances[:, None]
+    g = (rho[nl.i, nl.j] * dt_dr)[:, None] * u  # = −dΩ/dR_j from entry e
+    f_sheet = np.zeros((n, 3))
+    np.add.at(f_sheet, nl.j, g)
+    np.add.at(f_sheet, nl.i, -g)
+    forces[sheet] = f_sheet
+    return float(omega), forces, n
+
+
+def subtract_baseline(frames, settings: PiBandSettings) -> list:
+    """Copies of labelled frames whose energy and forces are reference − π-band term (for training)."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    for a in frames:
+        e_b, f_b, _ = pi_band_energy_forces(a, settings)
+        b = a.copy()
+        res = dict(a.calc.results)
+        res["energy"] = float(a.get_potential_energy()) - e_b
+        res["forces"] = a.get_forces() - f_b
+        b.calc = SinglePointCalculator(b, **{k: v for k, v in res.items()
+                                             if k in ("energy", "forces", "charges", "dipole", "stress")})
+        b.info = dict(a.info)
+        out.append(b)
+    return out

@@ -1,0 +1,163 @@
+"""The graphene π-band term: analytic band structure at Γ, Hellmann–Feynman forces, limits,
+invariances, and its use as a Δ-learning baseline (training subtracts it, the calculator adds it)."""
+import numpy as np
+import pytest
+import torch
+
+from multiscale.atomistic import default_system
+from multiscale.atomistic.calculator import MLPotential
+from multiscale.atomistic.ensemble import PotentialEnsemble
+from multiscale.atomistic.model import FieldAwarePotential, NetworkSettings
+from multiscale.atomistic.pi_electrons import (PiBandSettings, ideal_sheet_free_energy_per_atom,
+                                               pi_band_energy_forces, pi_hamiltonian, subtract_baseline)
+from multiscale.atomistic.system import GRAPHENE_A_A, electrode_atoms, graphene_sheet
+from multiscale.atomistic.validation import predict_frames
+from multiscale.errors import InputError
+
+
+def _sheet(n_x, n_y):
+    s = graphene_sheet(n_x, n_y)
+    s.cell[2, 2] = 20.0
+    return s
+
+
+def _distorted_interface(seed=0, amplitude_A=0.05):
+    a = default_system(0)
+    m = electrode_atoms(a)
+    a.positions[m] += np.random.default_rng(seed).normal(scale=amplitude_A, size=(m.sum(), 3))
+    return a
+
+
+def _analytic_gamma_spectrum(n_x, n_y, t0):
+    """±t₀|γ(k)| at the k points the n_x × n_y orthogonal supercell folds onto Γ."""
+    a = GRAPHENE_A_A
+    b = a * np.sqrt(3.0)
+    deltas = np.array([[a / 2, b / 6], [-a / 2, b / 6], [0.0, -b / 3]])  # A → its three B neighbours
+    a1, a2 = np.array([a, 0.0]), np.array([a / 2, b / 2])  # primitive lattice
+    ks = {}
+    for m1 in range(2 * n_x):
+        for m2 in range(2 * n_y):
+            k = 2 * np.pi * np.array([m1 / (n_x * a), m2 / (n_y * b)])
+            key = tuple(np.round(np.mod([k @ a1, k @ a2], 2 * np.pi) / (2 * np.pi), 9) % 1.0)
+            ks[key] = k
+    assert len(ks) == 2 * n_x * n_y  # one k per primitive cell of the supercell
+    g = np.array([abs(np.exp(1j * deltas @ k).sum()) for k in ks.values()])
+    return np.sort(np.concatenate([-t0 * g, t0 * g]))
+
+
+@pytest.mark.parametrize("n_x,n_y", [(3, 2), (4, 2), (8, 4)])
+def test_gamma_spectrum_of_the_ideal_sheet_is_the_folded_band_structure(n_x, n_y):
+    s = PiBandSettings()
+    sheet, H = pi_hamiltonian(_sheet(n_x, n_y), s)
+    assert len(sheet) == 4 * n_x * n_y
+    t = s.hopping_eV * np.exp(-s.decay_per_A * (GRAPHENE_A_A / np.sqrt(3.0) - s.bond_A))  # bond 1.4203 Å here
+    np.testing.assert_allclose(np.linalg.eigvalsh(H), _analytic_gamma_spectrum(n_x, n_y, t), atol=1e-9)
+
+
+def test_dirac_points_fold_onto_gamma_only_when_the_zigzag_repeat_is_a_multiple_of_three():
+    """The metallic (non-local) case of the training cell: zero modes at Γ for n_x = 3, a gap for n_x = 4."""
+    e3 = np.linalg.eigvalsh(pi_hamiltonian(_sheet(3, 2))[1])
+    e4 = np.linalg.eigvalsh(pi_hamiltonian(_sheet(4, 2))[1])
+    assert np.sum(np.abs(e3) < 1e-9) == 4  # two valleys × two sublattices
+    assert np.min(np.abs(e4)) > 0.5
+
+
+def test_forces_are_minus_the_gradient_of_the_free_energy():
+    a = _distorted_interface()
+    e0, f, n = pi_band_energy_forces(a)
+    assert n == 24
+    h = 1e-5
+    for k in np.flatnonzero(electrode_atoms(a))[:5]:
+        for ax in range(3):
+            b = a.copy()
+            b.positions[k, ax] += h
+            ep = pi_band_energy_forces(b)[0]
+            b.positions[k, ax] -= 2 * h
+            em = pi_band_energy_forces(b)[0]
+            assert -(ep - em) / (2 * h) == pytest.approx(f[k, ax], abs=1e-6)
+    assert np.abs(f[~electrode_atoms(a)]).max() == 0.0  # the electrolyte feels nothing
+    np.testing.assert_allclose(f.sum(0), 0.0, atol=1e-10)  # no net force (translation invariance)
+
+
+def test_ideal_sheet_limits():
+    # T → 0: the honeycomb nearest-neighbour ground state, −1.5746 t₀ per site (spin included)
+    assert ideal_sheet_free_energy_per_atom(1.0, 1.0, n_k=600) == pytest.approx(-1.5746, abs=2e-4)
+    # a large ideal sheet at Γ approaches the infinite sheet, and feels no forces
+    e, f, n = pi_band_energy_forces(_sheet(12, 8))
+    assert abs(e / n) < 0.01
+    assert np.abs(f).max() < 0.01
+
+
+def test_electron_count_and_invariances():
+    a = _distorted_interface(seed=1)
+    e, f, _ = pi_band_energy_forces(a)
+    b = a.copy()
+    b.translate([0.7, -1.3, 0.4])
+    b.wrap()
+    e_t, f_t, _ = pi_band_energy_forces(b)
+    assert e_t == pytest.approx(e, abs=1e-9)
+    np.testing.assert_allclose(f_t, f, atol=1e-9)
+    perm = np.random.default_rng(0).permutation(len(a))
+    e_p, f_p, _ = pi_band_energy_forces(a[perm])
+    assert e_p == pytest.approx(e, abs=1e-9)
+    np.testing.assert_allclose(f_p, f[perm], atol=1e-9)
+
+
+def test_bonds_attract_and_a_stretched_sheet_costs_energy():
+    """π bonding pulls bonds short: stretching the ideal sheet raises Ω and it pulls back."""
+    s0 = _sheet(6, 4)
+    s1 = s0.copy()
+    s1.set_cell(s1.cell.array * np.array([1.02, 1.02, 1.0])[:, None], scale_atoms=True)
+    assert pi_band_energy_forces(s1)[0] > pi_band_energy_forces(s0)[0] + 0.5
+
+
+def test_bad_input():
+    a = default_system(0)
+    a.pbc = [False, True, True]
+    with pytest.raises(InputError, match="pbc"):
+        pi_band_energy_forces(a)
+    with pytest.raises(InputError, match="hopping_eV"):
+        PiBandSettings(hopping_eV=-1.0).validate()
+    with pytest.raises(InputError, match="switch_start_A"):
+        PiBandSettings(switch_start_A=2.2, cutoff_A=2.1).validate()
+    with pytest.raises(InputError, match="kind"):
+        PiBandSettings.from_dict({"kind": "tersoff"})
+    bulk = default_system(0)[~electrode_atoms(default_system(0))]
+    e, f, n = pi_band_energy_forces(bulk)
+    assert (e, n) == (0.0, 0) and not f.any()
+
+
+def test_baseline_round_trip_through_subtraction_and_the_calculator():
+    torch.manual_seed(0)
+    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,))) for _ in range(4)]
+    for m in members:
+        m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
+        m.min_distance.fill_(0.7)
+    ens = PotentialEnsemble(members)
+    a = _distorted_interface(seed=2)
+    a.info["field_V_per_A"] = 0.0
+    calc = MLPotential(ens)
+    b = a.copy()
+    b.calc = calc
+    e_plain, f_plain = b.get_potential_energy(), b.get_forces().copy()
+    assert calc.results["baseline_energy"] == 0.0
+    ens.baseline = PiBandSettings()
+    calc.reset()
+    e_b, f_b, _ = pi_band_energy_forces(a)
+    assert b.get_potential_energy() == pytest.approx(e_plain + e_b, abs=1e-6)
+    np.testing.assert_allclose(b.get_forces(), f_plain + f_b, atol=1e-6)
+    assert calc.results["baseline_energy"] == pytest.approx(e_b)
+    np.testing.assert_allclose(calc.results["energy_members"].mean(), b.get_potential_energy(), atol=1e-6)
+    # the validation path agrees with the calculator
+    p = predict_frames(ens, [a])[0]
+    assert p["energy"] == pytest.approx(b.get_potential_energy(), abs=1e-6)
+    np.testing.assert_allclose(p["forces"], b.get_forces(), atol=1e-6)
+    # training targets: reference − baseline, everything else kept
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    a.calc = SinglePointCalculator(a, energy=1.5, forces=np.ones((len(a), 3)), charges=np.zeros(len(a)),
+                                   dipole=np.zeros(3))
+    (r,) = subtract_baseline([a], PiBandSettings())
+    assert r.get_potential_energy() == pytest.approx(1.5 - e_b)
+    np.testing.assert_allclose(r.get_forces(), 1.0 - f_b)
+    assert r.info == a.info and r.calc.results["charges"] is not None
