@@ -125,7 +125,13 @@ def main(argv=None) -> dict:
     big.calc = calc
 
     def ml_big():
-        big.positions[0, 0] += 1e-6  # force a fresh calculation
+        # force a fresh calculation by moving an electrolyte atom: ML-MD holds the electrode fixed,
+        # so a baseline of the sheet (if the model has one) is reused between steps, as in MD
+        big.positions[-1, 0] += 1e-6
+        big.get_forces()
+
+    def ml_big_sheet_moving():
+        big.positions[0, 0] += 1e-6  # atom 0 is a sheet carbon: the baseline is recomputed
         big.get_forces()
 
     t_big = _time_calls(ml_big, args.speed_calls)
@@ -134,9 +140,11 @@ def main(argv=None) -> dict:
     # the target is for "this 2-core machine": torch on both cores (intra-op threads)
     torch.set_num_threads(2)
     t_big2 = _time_calls(ml_big, args.speed_calls)
+    t_moving = _time_calls(ml_big_sheet_moving, args.speed_calls)
     torch.set_num_threads(1)
     out["ml_seconds_per_call_300_atoms_2_threads"] = t_big2
     out["atom_steps_per_s"] = len(big) / min(t_big, t_big2)
+    out["atom_steps_per_s_sheet_moving_2_threads"] = len(big) / t_moving
     small = held[0].copy()
     small.calc = calc
     calc.set(field_V_per_A=0.0)
@@ -159,7 +167,8 @@ def main(argv=None) -> dict:
         t0 = time.perf_counter()
         f_xtb_big = ref_big.get_forces().copy()
         t_xtb_big = time.perf_counter() - t0
-        out.update(xtb_seconds_per_call_300_atoms=t_xtb_big, speedup_vs_xtb=t_xtb_big / t_big)
+        # a whole force call on both sides: the sheet's baseline recomputed, the slower of the timings
+        out.update(xtb_seconds_per_call_300_atoms=t_xtb_big, speedup_vs_xtb=t_xtb_big / max(t_big, t_moving))
     else:
         out["speedup_vs_xtb"] = out["speedup_vs_xtb_60_atoms"]
 

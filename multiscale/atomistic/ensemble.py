@@ -32,15 +32,16 @@ class PotentialEnsemble(nn.Module):
         #: members' part only; :meth:`baseline_energy_forces` is what the calculator adds.
         self.baseline = None
 
-    def baseline_energy_forces(self, atoms):
-        """(energy [eV], forces [eV/Å]) of the baseline for one Atoms; zeros without one."""
+    def baseline_energy_forces(self, atoms, *, sheet=None):
+        """(energy [eV], forces [eV/Å]) of the baseline for one Atoms; zeros without one.
+        ``sheet``: the graphene carbons' indices if the caller knows them."""
         import numpy as np
 
         if self.baseline is None:
             return 0.0, np.zeros((len(atoms), 3))
         from .pi_electrons import pi_band_energy_forces
 
-        e, f, _ = pi_band_energy_forces(atoms, self.baseline)
+        e, f, _ = pi_band_energy_forces(atoms, self.baseline, sheet=sheet)
         return e, f
 
     def set_precision(self, precision: str) -> "PotentialEnsemble":

@@ -129,12 +129,14 @@ def _switch(r: np.ndarray, r_on: float, r_off: float) -> tuple[np.ndarray, np.nd
     return s, ds
 
 
-def _sheet_hamiltonian(atoms, s: PiBandSettings):
+def _sheet_hamiltonian(atoms, s: PiBandSettings, sheet=None):
     """(sheet indices, Γ-point H [eV], neighbour list of the sheet, dt/dr per list entry [eV/Å])."""
     from .neighbours import neighbour_list
     from .system import electrode_atoms
 
-    sheet = np.flatnonzero(electrode_atoms(atoms, bond_A=s.sheet_bond_A))
+    if sheet is None:
+        sheet = np.flatnonzero(electrode_atoms(atoms, bond_A=s.sheet_bond_A))
+    sheet = np.asarray(sheet, dtype=int)
     if len(sheet) == 0:
         return sheet, np.zeros((0, 0)), None, None
     if not (atoms.pbc[0] and atoms.pbc[1]):
@@ -156,8 +158,12 @@ def pi_hamiltonian(atoms, settings: PiBandSettings | None = None) -> tuple[np.nd
     return sheet, H
 
 
-def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None) -> tuple[float, np.ndarray, int]:
+def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None, *, sheet=None) -> tuple[float, np.ndarray, int]:
     """Mermin free energy [eV] of the sheet's π electrons (− N ω_∞), forces [eV/Å] on all atoms, sheet size.
+
+    ``sheet``: indices of the sheet carbons when the caller has them (the calculator finds them
+    from its own neighbour graph); by default :func:`~multiscale.atomistic.system.electrode_atoms`
+    with ``settings.sheet_bond_A``.
 
     Atoms that are not sheet carbons get zero force; a frame without a sheet gives (0, 0, 0).
     Raises ``InputError`` for a sheet that is not periodic in x and y (a Γ-point band term is
@@ -165,7 +171,7 @@ def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None) -> tupl
     """
     s = (settings or PiBandSettings()).validate()
     forces = np.zeros((len(atoms), 3))
-    sheet, H, nl, dt_dr = _sheet_hamiltonian(atoms, s)
+    sheet, H, nl, dt_dr = _sheet_hamiltonian(atoms, s, sheet)
     n = len(sheet)
     if n == 0:
         return 0.0, forces, 0

@@ -76,6 +76,7 @@ def test_explore_writes_report_and_candidates(tmp_path, capsys):
 
 def test_train_with_the_graphene_pi_baseline_records_it(tmp_path, capsys):
     from multiscale.resources import data_path
+
     db = data_path("xtb_li_ec_graphene", "reference_md.db")
     out = tmp_path / "m"
     code, stdout, err = run_cli(["potential", "train", "--db", str(db), "--frame-stride", "200", "--out", str(out),

@@ -15,6 +15,10 @@ from multiscale.atomistic.validation import predict_frames
 from multiscale.errors import InputError
 
 
+def _on_sheet(a):
+    return electrode_atoms(a, bond_A=PiBandSettings().sheet_bond_A)
+
+
 def _sheet(n_x, n_y):
     s = graphene_sheet(n_x, n_y)
     s.cell[2, 2] = 20.0
@@ -23,7 +27,8 @@ def _sheet(n_x, n_y):
 
 def _distorted_interface(seed=0, amplitude_A=0.05):
     a = default_system(0)
-    m = electrode_atoms(a)
+    m = _on_sheet(a)
+    assert m.sum() == 24
     a.positions[m] += np.random.default_rng(seed).normal(scale=amplitude_A, size=(m.sum(), 3))
     return a
 
@@ -67,7 +72,7 @@ def test_forces_are_minus_the_gradient_of_the_free_energy():
     e0, f, n = pi_band_energy_forces(a)
     assert n == 24
     h = 1e-5
-    for k in np.flatnonzero(electrode_atoms(a))[:5]:
+    for k in np.flatnonzero(_on_sheet(a))[:5]:
         for ax in range(3):
             b = a.copy()
             b.positions[k, ax] += h
@@ -75,7 +80,7 @@ def test_forces_are_minus_the_gradient_of_the_free_energy():
             b.positions[k, ax] -= 2 * h
             em = pi_band_energy_forces(b)[0]
             assert -(ep - em) / (2 * h) == pytest.approx(f[k, ax], abs=1e-6)
-    assert np.abs(f[~electrode_atoms(a)]).max() == 0.0  # the electrolyte feels nothing
+    assert np.abs(f[~_on_sheet(a)]).max() == 0.0  # the electrolyte feels nothing
     np.testing.assert_allclose(f.sum(0), 0.0, atol=1e-10)  # no net force (translation invariance)
 
 
@@ -161,3 +166,28 @@ def test_baseline_round_trip_through_subtraction_and_the_calculator():
     assert r.get_potential_energy() == pytest.approx(1.5 - e_b)
     np.testing.assert_allclose(r.get_forces(), 1.0 - f_b)
     assert r.info == a.info and r.calc.results["charges"] is not None
+
+
+def test_calculator_finds_the_sheet_from_its_graph_and_reuses_a_frozen_sheets_term():
+    torch.manual_seed(0)
+    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,))) for _ in range(4)]
+    for m in members:
+        m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
+        m.min_distance.fill_(0.7)
+    ens = PotentialEnsemble(members)
+    ens.baseline = PiBandSettings()
+    calc = MLPotential(ens)
+    a = _distorted_interface(seed=3)
+    a.calc = calc
+    a.get_forces()
+    e_b, f_b, _ = pi_band_energy_forces(a)
+    assert calc.results["baseline_energy"] == pytest.approx(e_b, abs=1e-12)
+    key = calc._baseline_cache[0]
+    electrolyte = np.flatnonzero(~_on_sheet(a))
+    a.positions[electrolyte] += 0.01  # the sheet does not move: the term is reused
+    a.get_forces()
+    assert calc._baseline_cache[0] is key
+    a.positions[np.flatnonzero(_on_sheet(a))[0], 0] += 0.01  # it moves: recomputed
+    a.get_forces()
+    assert calc._baseline_cache[0] is not key
+    assert calc.results["baseline_energy"] == pytest.approx(pi_band_energy_forces(a)[0], abs=1e-12)
