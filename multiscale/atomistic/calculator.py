@@ -153,7 +153,7 @@ class MLPotential(Calculator):
         i = g.i[cc]
         d = np.linalg.norm(g.positions[g.j[cc]] - g.positions[i] + g.shifts[cc] @ g.cell, axis=1)
         n_c = np.bincount(i[d < self.ensemble.baseline.sheet_bond_A], minlength=len(a))
-        sheet = np.flatnonzero((z == 6) & (n_c == 3))  # as system.electrode_atoms
+        sheet = np.flatnonzero((z == 6) & (n_c >= 3))  # as pi_electrons.sheet_carbons
         key = (self.ensemble.baseline, len(a), sheet.tobytes(), a.positions[sheet].tobytes(), a.cell.array.tobytes(),
                a.pbc.tobytes())
         if self._baseline_cache is None or self._baseline_cache[0] != key:

@@ -12,7 +12,7 @@ model card) shows what they are: this term with the textbook parameters (t₀ = 
 coefficient fitted 1.01) plus three local bond-stretch terms reproduces the reference's
 in-plane sheet forces to 167 meV/Å, where the bond terms alone reach 716 (reference RMS 991).
 
-The model. One p_z orbital per sheet carbon (:func:`~multiscale.atomistic.system.electrode_atoms`),
+The model. One p_z orbital per sheet carbon (:func:`sheet_carbons`),
 nearest-neighbour hopping
 
     H_ij = −t(r_ij),  t(r) = t₀ exp(−β (r − r₀)) · s(r),
@@ -129,13 +129,28 @@ def _switch(r: np.ndarray, r_on: float, r_off: float) -> tuple[np.ndarray, np.nd
     return s, ds
 
 
+def sheet_carbons(atoms, bond_A: float = 1.8) -> np.ndarray:
+    """Indices of the carbons with at least three carbon neighbours within ``bond_A``: the sheet.
+
+    At least, not exactly three (:func:`~multiscale.atomistic.system.electrode_atoms`): an EC
+    carbon that comes within ``bond_A`` of a sheet carbon (seen in 19 of the 1,500 active-learning
+    rows) would otherwise drop that carbon from the π system, and the term would jump. The EC
+    carbon itself has two carbon neighbours at most and never joins.
+    """
+    from .neighbours import neighbour_list
+
+    z = atoms.numbers
+    nl = neighbour_list(atoms.positions, atoms.cell.array, atoms.pbc, bond_A)
+    cc = (z[nl.i] == 6) & (z[nl.j] == 6)
+    return np.flatnonzero((z == 6) & (np.bincount(nl.i[cc], minlength=len(atoms)) >= 3))
+
+
 def _sheet_hamiltonian(atoms, s: PiBandSettings, sheet=None):
     """(sheet indices, Γ-point H [eV], neighbour list of the sheet, dt/dr per list entry [eV/Å])."""
     from .neighbours import neighbour_list
-    from .system import electrode_atoms
 
     if sheet is None:
-        sheet = np.flatnonzero(electrode_atoms(atoms, bond_A=s.sheet_bond_A))
+        sheet = sheet_carbons(atoms, s.sheet_bond_A)
     sheet = np.asarray(sheet, dtype=int)
     if len(sheet) == 0:
         return sheet, np.zeros((0, 0)), None, None
@@ -162,8 +177,7 @@ def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None, *, shee
     """Mermin free energy [eV] of the sheet's π electrons (− N ω_∞), forces [eV/Å] on all atoms, sheet size.
 
     ``sheet``: indices of the sheet carbons when the caller has them (the calculator finds them
-    from its own neighbour graph); by default :func:`~multiscale.atomistic.system.electrode_atoms`
-    with ``settings.sheet_bond_A``.
+    from its own neighbour graph); by default :func:`sheet_carbons` with ``settings.sheet_bond_A``.
 
     Atoms that are not sheet carbons get zero force; a frame without a sheet gives (0, 0, 0).
     Raises ``InputError`` for a sheet that is not periodic in x and y (a Γ-point band term is

@@ -116,6 +116,19 @@ def test_bonds_attract_and_a_stretched_sheet_costs_energy():
     assert pi_band_energy_forces(s1)[0] > pi_band_energy_forces(s0)[0] + 0.5
 
 
+def test_a_carbon_touching_the_sheet_does_not_remove_a_sheet_carbon():
+    """An EC carbon at 1.7 Å from a sheet carbon: that carbon stays in the π system (no jump)."""
+    from ase import Atoms
+
+    from multiscale.atomistic.pi_electrons import sheet_carbons
+
+    s = _sheet(3, 2)
+    c0 = s.positions[0]
+    probe = s + Atoms("CC", positions=[c0 + [0, 0, 1.7], c0 + [0, 0, 3.2]])
+    assert len(sheet_carbons(probe)) == 24 and set(sheet_carbons(probe)) == set(range(24))
+    assert pi_band_energy_forces(probe)[0] == pytest.approx(pi_band_energy_forces(s)[0], abs=1e-12)
+
+
 def test_bad_input():
     a = default_system(0)
     a.pbc = [False, True, True]
