@@ -148,12 +148,7 @@ class MLPotential(Calculator):
         frozen electrode in MD), since the Γ-point diagonalisation would add ~15 % per step."""
         if self.ensemble.baseline is None:
             return 0.0, np.zeros((len(a), 3))
-        z = a.numbers
-        cc = (z[g.i] == 6) & (z[g.j] == 6)
-        i = g.i[cc]
-        d = np.linalg.norm(g.positions[g.j[cc]] - g.positions[i] + g.shifts[cc] @ g.cell, axis=1)
-        n_c = np.bincount(i[d < self.ensemble.baseline.sheet_bond_A], minlength=len(a))
-        sheet = np.flatnonzero((z == 6) & (n_c >= 3))  # as pi_electrons.sheet_carbons
+        sheet = np.flatnonzero(g.sheet)  # graph.sheet_mask, as pi_electrons.sheet_carbons
         key = (self.ensemble.baseline, len(a), sheet.tobytes(), a.positions[sheet].tobytes(), a.cell.array.tobytes(),
                a.pbc.tobytes())
         if self._baseline_cache is None or self._baseline_cache[0] != key:

@@ -39,10 +39,9 @@ class PotentialEnsemble(nn.Module):
 
         if self.baseline is None:
             return 0.0, np.zeros((len(atoms), 3))
-        from .pi_electrons import pi_band_energy_forces
+        from .pi_electrons import sheet_energy_forces
 
-        e, f, _ = pi_band_energy_forces(atoms, self.baseline, sheet=sheet)
-        return e, f
+        return sheet_energy_forces(atoms, self.baseline, sheet=sheet)
 
     def set_precision(self, precision: str) -> "PotentialEnsemble":
         """``"float64"`` (default, exact derivatives) or ``"float32"`` for the descriptor, the
@@ -187,7 +186,8 @@ class PotentialEnsemble(nn.Module):
                         h = torch.nn.functional.silu(h)
                 raw = raw.index_copy(1, idx, h)
             raw = raw.to(m0.energy_scale.dtype)
-            eps = raw[..., 0] * m0.energy_scale + m0.energy_shift[species]
+            eps = raw[..., 0] * m0.energy_scale * m0.network_mask(batch.get("sheet"), len(species)) \
+                + m0.energy_shift[species]
 
             def per_config(v):  # (M, N) → (M, B)
                 return torch.zeros(n_m, nb, dtype=v.dtype).index_add(1, b, v)

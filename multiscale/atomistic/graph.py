@@ -30,6 +30,21 @@ class Graph:
     field_V_per_A: float
     total_charge: float
     min_distance_A: float
+    #: per atom: a carbon of the graphene sheet (≥ 3 carbon neighbours within SHEET_BOND_A)
+    sheet: np.ndarray | None = None
+
+
+#: C–C distance [Å] below which carbons count as bonded when the sheet is identified
+#: (as :class:`multiscale.atomistic.pi_electrons.PiBandSettings` ``sheet_bond_A``)
+SHEET_BOND_A = 1.8
+
+
+def sheet_mask(numbers, i, j, distances, bond_A: float = SHEET_BOND_A) -> np.ndarray:
+    """Carbons with at least three carbon neighbours closer than ``bond_A``, from a pair list with
+    both orders of every pair (an EC carbon has two at most)."""
+    numbers = np.asarray(numbers)
+    cc = (numbers[i] == 6) & (numbers[j] == 6) & (distances < bond_A)
+    return (numbers == 6) & (np.bincount(i[cc], minlength=len(numbers)) >= 3)
 
 
 def species_index(numbers, elements) -> np.ndarray:
@@ -60,7 +75,8 @@ def build_graph(atoms, elements, cutoff_A: float, angular_cutoff_A: float, *, fi
     q = float(np.sum(atoms.get_initial_charges())) if total_charge is None else float(total_charge)
     return Graph(atoms.numbers.copy(), species, atoms.positions.copy(), np.array(atoms.cell), nl.i, nl.j,
                  nl.shifts, ti, tj, tk, float(field_V_per_A), q,
-                 float(nl.distances.min()) if len(nl) else np.inf)
+                 float(nl.distances.min()) if len(nl) else np.inf,
+                 sheet_mask(atoms.numbers, nl.i, nl.j, nl.distances))
 
 
 def collate(graphs: list[Graph], *, requires_grad: bool = True) -> dict:
@@ -68,7 +84,7 @@ def collate(graphs: list[Graph], *, requires_grad: bool = True) -> dict:
     off_a = 0
     off_p = 0
     parts: dict[str, list] = {k: [] for k in ("species", "positions", "i", "j", "sv", "tri_i", "tri_j", "tri_k",
-                                                 "batch")}
+                                                 "batch", "sheet")}
     for b, g in enumerate(graphs):
         n, p = len(g.species), len(g.i)
         parts["species"].append(g.species)
@@ -80,13 +96,14 @@ def collate(graphs: list[Graph], *, requires_grad: bool = True) -> dict:
         parts["tri_j"].append(g.tri_j + off_p)
         parts["tri_k"].append(g.tri_k + off_p)
         parts["batch"].append(np.full(n, b))
+        parts["sheet"].append(np.zeros(n, dtype=bool) if g.sheet is None else g.sheet)
         off_a += n
         off_p += p
     t = {k: torch.from_numpy(np.concatenate(v)) for k, v in parts.items()}
     pos = t["positions"].to(torch.float64).requires_grad_(requires_grad)
     batch = dict(species=t["species"].long(), positions=pos, i=t["i"].long(), j=t["j"].long(),
                  shift_vectors=t["sv"].to(torch.float64), tri_i=t["tri_i"].long(), tri_j=t["tri_j"].long(),
-                 tri_k=t["tri_k"].long(), batch=t["batch"].long(), n_configs=len(graphs),
+                 tri_k=t["tri_k"].long(), batch=t["batch"].long(), n_configs=len(graphs), sheet=t["sheet"].bool(),
                  field=torch.tensor([g.field_V_per_A for g in graphs], dtype=torch.float64),
                  total_charge=torch.tensor([g.total_charge for g in graphs], dtype=torch.float64))
     batch["vectors"] = pos[batch["j"]] - pos[batch["i"]] + batch["shift_vectors"]
@@ -128,4 +145,5 @@ class GraphBuilder:
         ti, tj, tk = triplets(i, d, self.angular_cutoff_A)
         q = float(np.sum(atoms.get_initial_charges())) if total_charge is None else float(total_charge)
         return Graph(atoms.numbers.copy(), ref["species"], pos.copy(), cell, i, j, shifts, ti, tj, tk,
-                     float(field_V_per_A), q, float(d.min()) if len(d) else np.inf)
+                     float(field_V_per_A), q, float(d.min()) if len(d) else np.inf,
+                     sheet_mask(atoms.numbers, i, j, d))

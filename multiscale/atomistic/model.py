@@ -59,9 +59,16 @@ class DescriptorSettings:
 class NetworkSettings:
     hidden: tuple = (64, 64)
     activation: str = "silu"
+    #: the graphene sheet's own atomic energies ε_i come from the model's physics baseline, not
+    #: from the network (whose ε_i of sheet carbons are masked; their element offset, charges,
+    #: effective charges and response stay): the network then describes the electrolyte and its
+    #: interaction with the sheet, and the sheet's internal mechanics are the baseline's
+    #: (:mod:`multiscale.atomistic.pi_electrons`). Needs a baseline with bond terms.
+    sheet_energy_from_baseline: bool = False
 
     def to_dict(self) -> dict:
-        return dict(hidden=list(self.hidden), activation=self.activation)
+        return dict(hidden=list(self.hidden), activation=self.activation,
+                    sheet_energy_from_baseline=self.sheet_energy_from_baseline)
 
 
 def cutoff_function(r: torch.Tensor, r_c: float) -> torch.Tensor:
@@ -292,8 +299,9 @@ class FieldAwarePotential(nn.Module):
         self.register_buffer("field_range", torch.tensor([0.0, 0.0], dtype=torch.float64))
         self.register_buffer("min_distance", torch.tensor(0.5, dtype=torch.float64))
 
-    def atomic_outputs(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        """(N, 4): ε_i [eV], q̃_i (charge) [e], p̃_i (effective charge) [e], χ̃_i [e/(V/Å)], raw."""
+    def atomic_outputs(self, features: torch.Tensor, species: torch.Tensor, sheet=None) -> torch.Tensor:
+        """(N, 4): ε_i [eV], q̃_i (charge) [e], p̃_i (effective charge) [e], χ̃_i [e/(V/Å)], raw.
+        ``sheet`` (bool per atom) masks the network part of the sheet's ε_i when the settings say so."""
         net_dtype = self.nets[0][0].weight.dtype  # float32 nets run in float32 (speed), energies stay float64
         x = ((features - self.feature_mean) / self.feature_std).to(net_dtype)
         out = torch.zeros(len(species), 4, dtype=net_dtype, device=features.device)
@@ -303,7 +311,7 @@ class FieldAwarePotential(nn.Module):
                 idx = torch.nonzero(mask).squeeze(1)
                 out = out.index_copy(0, idx, net(x[idx]))
         out = out.to(self.energy_scale.dtype)
-        eps = out[:, 0] * self.energy_scale + self.energy_shift[species]
+        eps = out[:, 0] * self.energy_scale * self.network_mask(sheet, len(species)) + self.energy_shift[species]
         return torch.stack([eps, out[:, 1], out[:, 2], 0.1 * out[:, 3]], 1)
 
     def forward(self, batch: dict, *, features=None, forces: bool = True, create_graph: bool = False) -> dict:
@@ -335,7 +343,15 @@ class FieldAwarePotential(nn.Module):
         μ⁰_z = Σ p_i z_i is trained on the reference dipole (which in xTB also contains atomic
         dipoles). The field couples to the dipole: E = Σ ε_i − F μ⁰_z − ½F² Σ χ_i z_i.
         """
-        return field_outputs(self.atomic_outputs(feats, batch["species"]), batch)
+        return field_outputs(self.atomic_outputs(feats, batch["species"], batch.get("sheet")), batch)
+
+    def network_mask(self, sheet, n_atoms: int) -> torch.Tensor | float:
+        """1 where the network's ε_i counts, 0 on the sheet when its energy is the baseline's."""
+        if not getattr(self.network_settings, "sheet_energy_from_baseline", False):
+            return 1.0
+        if sheet is None:
+            raise InputError("this model takes the sheet's energy from its baseline; the batch needs 'sheet'")
+        return (~sheet.bool()).to(self.energy_scale.dtype)
 
     @property
     def cutoff_A(self) -> float:

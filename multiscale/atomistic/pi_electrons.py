@@ -60,6 +60,10 @@ class PiBandSettings:
     electronic_temperature_K: float = 1000.0
     #: the C–C distance below which two carbons count as bonded when the sheet is identified
     sheet_bond_A: float = 1.8
+    #: optional σ-bond term of the sheet: c_k [eV/Å^(k+1)] of V'(r) = Σ_k c_k (r − bond_A)^k, a pair
+    #: potential V(r) = Σ_k c_k (r − bond_A)^(k+1)/(k+1) over the sheet's bonds (switched like t),
+    #: fitted by :func:`fit_bond_terms`; empty: the π term alone
+    bond_coefficients: tuple = ()
 
     def validate(self) -> "PiBandSettings":
         check_range("hopping_eV", self.hopping_eV, low=0.0, low_inclusive=False)
@@ -72,14 +76,17 @@ class PiBandSettings:
         return self
 
     def to_dict(self) -> dict:
-        return dict(asdict(self), kind="graphene_pi_gamma")
+        return dict(asdict(self), bond_coefficients=[float(c) for c in self.bond_coefficients],
+                    kind="graphene_pi_gamma")
 
     @classmethod
     def from_dict(cls, d: dict) -> "PiBandSettings":
         kind = d.get("kind", "graphene_pi_gamma")
         if kind != "graphene_pi_gamma":
             raise InputError(f"baseline kind = {kind!r}; this package knows 'graphene_pi_gamma'")
-        return cls(**{k: v for k, v in d.items() if k != "kind"}).validate()
+        kw = {k: v for k, v in d.items() if k != "kind"}
+        kw["bond_coefficients"] = tuple(float(c) for c in kw.get("bond_coefficients", ()))
+        return cls(**kw).validate()
 
 
 def _fermi(x: np.ndarray) -> np.ndarray:
@@ -207,13 +214,92 @@ def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None, *, shee
     return float(omega), forces, n
 
 
+def _bond_energy_forces(nl, r, n_atoms, s: PiBandSettings):
+    """σ-bond pair term over a neighbour list with both orders of every pair: (E [eV], F [eV/Å])."""
+    f = np.zeros((n_atoms, 3))
+    if not s.bond_coefficients:
+        return 0.0, f
+    x = r - s.bond_A
+    c = np.asarray(s.bond_coefficients, dtype=float)
+    v = sum(ck * x ** (k + 1) / (k + 1) for k, ck in enumerate(c))
+    dv = sum(ck * x ** k for k, ck in enumerate(c))
+    sw, dsw = _switch(r, s.switch_start_A, s.cutoff_A)
+    g = (0.5 * (dv * sw + v * dsw))[:, None] * nl.vectors / r[:, None]  # each pair is listed twice
+    np.add.at(f, nl.i, g)
+    np.add.at(f, nl.j, -g)
+    return float(0.5 * np.sum(v * sw)), f
+
+
+def sheet_energy_forces(atoms, settings: PiBandSettings | None = None, *, sheet=None) -> tuple[float, np.ndarray]:
+    """The whole baseline: π band plus the σ-bond term if ``settings.bond_coefficients`` (E [eV], F [eV/Å])."""
+    from .neighbours import neighbour_list
+
+    s = (settings or PiBandSettings()).validate()
+    e, f, n = pi_band_energy_forces(atoms, s, sheet=sheet)
+    if n == 0 or not s.bond_coefficients:
+        return e, f
+    idx = sheet_carbons(atoms, s.sheet_bond_A) if sheet is None else np.asarray(sheet, dtype=int)
+    nl = neighbour_list(atoms.positions[idx], atoms.cell.array, atoms.pbc, s.cutoff_A)
+    e_b, f_b = _bond_energy_forces(nl, nl.distances, len(idx), s)
+    f[idx] += f_b
+    return e + e_b, f
+
+
+def bond_force_columns(atoms, sheet, settings: PiBandSettings) -> np.ndarray:
+    """(n_sheet, 3, K): the force of each bond-term coefficient c_k on the sheet atoms (for fitting)."""
+    from .neighbours import neighbour_list
+
+    nl = neighbour_list(atoms.positions[sheet], atoms.cell.array, atoms.pbc, settings.cutoff_A)
+    u = nl.vectors / nl.distances[:, None]
+    sw, _ = _switch(nl.distances, settings.switch_start_A, settings.cutoff_A)
+    cols = np.zeros((len(sheet), 3, N_BOND_TERMS))
+    for k in range(N_BOND_TERMS):
+        np.add.at(cols[:, :, k], nl.i, ((nl.distances - settings.bond_A) ** k * sw)[:, None] * u)
+    return cols
+
+
+#: polynomial order + 1 of the fitted σ-bond term
+N_BOND_TERMS = 4
+
+
+def fit_bond_terms(frames, settings: PiBandSettings | None = None, *, max_frames: int = 400,
+                   seed: int = 0) -> tuple[PiBandSettings, dict]:
+    """Fit the σ-bond coefficients by least squares to the in-plane forces on the sheet carbons
+    of labelled ``frames``, minus the π term (whose parameters are kept).
+
+    In-plane only: the sheet's forces normal to it come from the electrolyte and the field,
+    which the network describes. Returns the settings with ``bond_coefficients`` and a dict
+    with the fit's RMS errors [meV/Å] (reference, π only, π + bonds) on the frames used.
+    """
+    s = (settings or PiBandSettings()).validate()
+    with_sheet = [a for a in frames if len(sheet_carbons(a, s.sheet_bond_A))]
+    if len(with_sheet) < 5:
+        raise InputError(f"{len(with_sheet)} frames have a graphene sheet; fitting the bond term needs >= 5")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(with_sheet), size=min(max_frames, len(with_sheet)), replace=False)
+    A, y = [], []
+    for k in np.sort(pick):
+        a = with_sheet[k]
+        sheet = sheet_carbons(a, s.sheet_bond_A)
+        A.append(bond_force_columns(a, sheet, s)[:, :2].reshape(-1, N_BOND_TERMS))
+        y.append((a.get_forces() - pi_band_energy_forces(a, s, sheet=sheet)[1])[sheet][:, :2].ravel())
+    A, y = np.concatenate(A), np.concatenate(y)
+    c, *_ = np.linalg.lstsq(A, y, rcond=None)
+    ref = np.sqrt(np.mean((y + 0.0) ** 2))
+    report = dict(n_frames=len(pick), pi_only_rmse_meV_per_A=float(ref * 1e3),
+                  pi_plus_bonds_rmse_meV_per_A=float(np.sqrt(np.mean((y - A @ c) ** 2)) * 1e3))
+    from dataclasses import replace
+
+    return replace(s, bond_coefficients=tuple(float(x) for x in c)).validate(), report
+
+
 def subtract_baseline(frames, settings: PiBandSettings) -> list:
-    """Copies of labelled frames whose energy and forces are reference − π-band term (for training)."""
+    """Copies of labelled frames whose energy and forces are reference − baseline (for training)."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     out = []
     for a in frames:
-        e_b, f_b, _ = pi_band_energy_forces(a, settings)
+        e_b, f_b = sheet_energy_forces(a, settings)
         b = a.copy()
         res = dict(a.calc.results)
         res["energy"] = float(a.get_potential_energy()) - e_b

@@ -92,7 +92,10 @@ class TrainingSettings:
         return PiBandSettings.from_dict(self.baseline)
 
     def validate(self) -> None:
-        self.baseline_settings()
+        b = self.baseline_settings()
+        if self.network.sheet_energy_from_baseline and (b is None or not b.bond_coefficients):
+            raise InputError("network.sheet_energy_from_baseline needs a baseline with bond terms (the sheet's "
+                             "σ bonds); fit them with pi_electrons.fit_bond_terms (CLI: --baseline graphene-pi-bonds)")
         if self.architecture not in ("behler-parrinello", "painn"):
             raise InputError(f"architecture = {self.architecture!r} must be 'behler-parrinello' or 'painn'")
         if self.architecture == "painn":
@@ -626,6 +629,12 @@ def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings, *, need_hi
     if len(ens.members) != s.n_members:
         raise InputError(f"n_members = {s.n_members} does not match the {len(ens.members)} members "
                          f"of the checkpoint in {checkpoint_dir}")
+    if not need_history:  # continued training may move the sheet's energy onto the baseline
+        from dataclasses import replace
+
+        flag = fresh_members[0].network_settings.sheet_energy_from_baseline
+        for m in ens.members:
+            m.network_settings = replace(m.network_settings, sheet_energy_from_baseline=flag)
     if ens.members[0].config() != fresh_members[0].config():
         raise InputError(f"the checkpoint in {checkpoint_dir} has another architecture "
                          f"({ens.members[0].config()}); resume needs the same descriptor and network")

@@ -124,23 +124,28 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="Continue training from the trained ensemble in this folder (same architecture and settings; "
                    "fresh optimiser at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
-@click.option("--baseline", type=click.Choice(["none", "graphene-pi"]), default="none", show_default=True,
+@click.option("--baseline", type=click.Choice(["none", "graphene-pi", "graphene-pi-bonds"]), default="none",
+              show_default=True,
               help="Physics term the network learns on top of: 'graphene-pi' is the Γ-point Hückel π-band "
-                   "energy of the graphene sheet (multiscale.atomistic.pi_electrons), whose forces are not local.")
+                   "energy of the graphene sheet (multiscale.atomistic.pi_electrons), whose forces are not local; "
+                   "'graphene-pi-bonds' adds a σ-bond pair term fitted to the sheet's in-plane forces.")
+@click.option("--sheet-energy", type=click.Choice(["network", "baseline"]), default="network", show_default=True,
+              help="'baseline': the sheet's own atomic energies come from the baseline (needs graphene-pi-bonds); "
+                   "the network keeps the electrolyte and its interaction with the sheet.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
           architecture, features, layers, rbf, switch_width_A, device, parallel_members, init_from, resume,
-          baseline, threads, quiet) -> None:
+          baseline, sheet_energy, threads, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
     from ..atomistic.labelling import load_training_frames
     from ..atomistic.message_passing import MessagePassingSettings
     from ..atomistic.model import DescriptorSettings, NetworkSettings
-    from ..atomistic.pi_electrons import PiBandSettings
+    from ..atomistic.pi_electrons import PiBandSettings, fit_bond_terms
     from ..atomistic.training import TrainingSettings, attach_core_repulsion, save_ensemble, train_ensemble
 
     torch.set_num_threads(threads)
@@ -150,15 +155,23 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 feature_std_floor=feature_std_floor,
                                 descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas))),
-                                network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden))),
+                                network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden)),
+                                                        sheet_energy_from_baseline=sheet_energy == "baseline"),
                                 architecture=architecture, device=device, parallel_members=parallel_members,
                                 init_from=init_from,
-                                baseline=PiBandSettings().to_dict() if baseline == "graphene-pi" else None,
+                                baseline=PiBandSettings().to_dict() if baseline.startswith("graphene-pi") else None,
                                 message_passing=MessagePassingSettings(cutoff_A=cutoff_A, n_features=features,
                                                                        n_layers=layers, n_rbf=rbf,
                                                                        switch_width_A=switch_width_A))
-    settings.validate()
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
+    bond_fit = None
+    if baseline == "graphene-pi-bonds":
+        fitted, bond_fit = fit_bond_terms(frames, seed=seed)
+        settings.baseline = fitted.to_dict()
+        if not quiet:
+            click.echo(f"σ-bond term of the sheet fitted on {bond_fit['n_frames']} frames: in-plane sheet force RMS "
+                       f"{bond_fit['pi_only_rmse_meV_per_A']:.0f} → {bond_fit['pi_plus_bonds_rmse_meV_per_A']:.0f} meV/Å")
+    settings.validate()
     previous = _previous_commands(out_dir) if resume else (_previous_commands(init_from) if init_from else [])
     ens, hist = train_ensemble(frames, settings, checkpoint_dir=out_dir, progress=not quiet, resume=resume)
     fields = sorted({round(float(a.info["field_V_per_A"]), 4) for a in frames})
@@ -177,8 +190,11 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                            f" --parallel-members {parallel_members}" if architecture == "painn" else "")
                         + (f" --init-from {init_from}" if init_from else "")
                         + (f" --baseline {baseline}" if baseline != "none" else "")
+                        + (f" --sheet-energy {sheet_energy}" if sheet_energy != "network" else "")
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
+    if bond_fit is not None:
+        meta["bond_term_fit"] = bond_fit
     if init_from:  # the histories of the runs this one continues, oldest first
         meta["previous_histories"] = _previous_histories(init_from)
     save_ensemble(ens, out_dir, meta=meta)

@@ -204,3 +204,102 @@ def test_calculator_finds_the_sheet_from_its_graph_and_reuses_a_frozen_sheets_te
     a.get_forces()
     assert calc._baseline_cache[0] is not key
     assert calc.results["baseline_energy"] == pytest.approx(pi_band_energy_forces(a)[0], abs=1e-12)
+
+
+def test_bond_term_forces_and_the_fit_recovers_known_coefficients():
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from multiscale.atomistic.pi_electrons import fit_bond_terms, sheet_energy_forces
+
+    true = PiBandSettings(bond_coefficients=(2.0, 30.0, -50.0, 80.0))
+    a = _distorted_interface(seed=4)
+    e0, f = sheet_energy_forces(a, true)
+    h = 1e-5
+    for k in np.flatnonzero(_on_sheet(a))[:3]:
+        for ax in range(3):
+            b = a.copy()
+            b.positions[k, ax] += h
+            ep = sheet_energy_forces(b, true)[0]
+            b.positions[k, ax] -= 2 * h
+            em = sheet_energy_forces(b, true)[0]
+            assert -(ep - em) / (2 * h) == pytest.approx(f[k, ax], abs=1e-6)
+    # frames labelled by the baseline itself: the least-squares fit gives its coefficients back
+    frames = []
+    for seed in range(6):
+        b = _distorted_interface(seed=10 + seed, amplitude_A=0.04)
+        e, fb = sheet_energy_forces(b, true)
+        b.calc = SinglePointCalculator(b, energy=e, forces=fb)
+        frames.append(b)
+    fitted, report = fit_bond_terms(frames)
+    np.testing.assert_allclose(fitted.bond_coefficients, true.bond_coefficients, rtol=1e-6, atol=1e-6)
+    assert report["pi_plus_bonds_rmse_meV_per_A"] < 1e-3
+    back = PiBandSettings.from_dict(fitted.to_dict())
+    assert back == fitted
+    with pytest.raises(InputError, match="sheet"):
+        fit_bond_terms([f[~_on_sheet(f)] for f in frames])
+
+
+def test_graph_sheet_mask_is_the_pi_terms_sheet():
+    from multiscale.atomistic.graph import build_graph
+    from multiscale.atomistic.model import DEFAULT_ELEMENTS
+    from multiscale.atomistic.pi_electrons import sheet_carbons
+
+    a = _distorted_interface(seed=5)
+    g = build_graph(a, DEFAULT_ELEMENTS, 5.0, 3.5)
+    assert set(np.flatnonzero(g.sheet)) == set(sheet_carbons(a)) and g.sheet.sum() == 24
+
+
+def _masked_ensemble():
+    torch.manual_seed(0)
+    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,), sheet_energy_from_baseline=True))
+               for _ in range(4)]
+    for m in members:
+        m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
+        m.min_distance.fill_(0.7)
+    ens = PotentialEnsemble(members)
+    ens.baseline = PiBandSettings(bond_coefficients=(2.0, 30.0, -50.0, 80.0))
+    return ens
+
+
+def test_sheet_energy_from_the_baseline_masks_the_network_on_the_sheet():
+    ens = _masked_ensemble()
+    sheet = _sheet(3, 2)
+    sheet.info["field_V_per_A"] = 0.0
+    before = predict_frames(ens, [sheet])[0]
+    with torch.no_grad():
+        for m in ens.members:
+            for p in m.parameters():
+                p.add_(0.3)
+    after = predict_frames(ens, [sheet])[0]
+    # a bare sheet: the network's ε_i are all masked, only offsets and the baseline remain
+    assert after["energy"] == pytest.approx(before["energy"], abs=1e-9)
+    np.testing.assert_allclose(after["forces"], before["forces"], atol=1e-9)
+    # an interface: the electrolyte's ε_i still count
+    a = _distorted_interface(seed=6)
+    a.info["field_V_per_A"] = 0.05
+    calc = MLPotential(ens, precision="float64", field_V_per_A=0.05)
+    a.calc = calc
+    f = a.get_forces()
+    e0 = a.get_potential_energy()
+    h = 1e-5
+    for k in (0, 30, 59):  # a sheet carbon, an electrolyte atom, another
+        b = a.copy()
+        b.calc = calc
+        b.positions[k, 2] += h
+        ep = b.get_potential_energy()
+        b.positions[k, 2] -= 2 * h
+        em = b.get_potential_energy()
+        assert -(ep - em) / (2 * h) == pytest.approx(f[k, 2], abs=1e-5)
+    assert np.isfinite(e0)
+    fast = f.copy()
+    ens._stackable = lambda: False  # the member loop applies the same mask
+    calc.reset()
+    np.testing.assert_allclose(a.get_forces(), fast, atol=1e-9)
+
+
+def test_sheet_energy_from_the_baseline_needs_bond_terms():
+    from multiscale.atomistic.training import TrainingSettings
+
+    with pytest.raises(InputError, match="bond terms"):
+        TrainingSettings(network=NetworkSettings(sheet_energy_from_baseline=True),
+                         baseline=PiBandSettings().to_dict()).validate()
