@@ -6,7 +6,8 @@ carbons, four times its error on the electrolyte. The hypothesis of
 are not local. This benchmark tests it without any network, by least squares on the in-plane
 force components of the sheet carbons:
 
-- ``bonds``: F = Σ_bonds Σ_k c_k (r − 1.42 Å)^k û, k = 0…3 (a local bond-stretch model, 4 parameters);
+- ``bonds``: F = Σ_bonds Σ_k c_k (r − 1.42 Å)^k û, k = 0…3 (a local bond-stretch model, 4 parameters;
+  the σ-bond term of :func:`multiscale.atomistic.pi_electrons.fit_bond_terms`);
 - ``pi + bonds``: the π-band forces (coefficient fixed to 1, the module's parameters) plus the same
   bond terms;
 - ``pi free + bonds``: the π coefficient fitted as well (≈ 1 if the parameters are right).
@@ -26,28 +27,17 @@ import time
 import numpy as np
 
 
-def _bond_columns(atoms, sheet, bond_A=1.42, cutoff_A=1.9):
-    from multiscale.atomistic.neighbours import neighbour_list
-
-    nl = neighbour_list(atoms.positions[sheet], atoms.cell.array, atoms.pbc, cutoff_A)
-    u = nl.vectors / nl.distances[:, None]
-    cols = []
-    for k in range(4):
-        f = np.zeros((len(sheet), 3))
-        np.add.at(f, nl.i, ((nl.distances - bond_A) ** k)[:, None] * u)  # pulls i toward j for c_k > 0
-        cols.append(f)
-    return np.stack(cols, -1)  # (n_sheet, 3, 4)
-
-
 def _stack(frames, calc=None):
-    from multiscale.atomistic.pi_electrons import pi_band_energy_forces, sheet_carbons
+    from multiscale.atomistic.pi_electrons import (N_BOND_TERMS, PiBandSettings, bond_force_columns,
+                                                   pi_band_energy_forces, sheet_carbons)
 
+    settings = PiBandSettings()
     B, P, Y, M = [], [], [], []
     for a in frames:
         sheet = sheet_carbons(a)
         if len(sheet) == 0:
             continue
-        B.append(_bond_columns(a, sheet)[:, :2].reshape(-1, 4))
+        B.append(bond_force_columns(a, sheet, settings)[:, :2].reshape(-1, N_BOND_TERMS))
         P.append(pi_band_energy_forces(a, sheet=sheet)[1][sheet][:, :2].ravel())
         Y.append(a.get_forces()[sheet][:, :2].ravel())
         if calc is not None:

@@ -31,10 +31,19 @@ matrix ρ = 2 Σ_n f_n c_n c_nᵀ (no derivative of the occupations is needed: �
 them at fixed N). ω_∞ is the free energy per atom of the ideal infinite sheet (a dense k-grid),
 subtracted so that the term is a small number for an ideal sheet whatever its size.
 
-It is used as a Δ-learning baseline (`meta["baseline"]` of a trained ensemble): the network
-learns reference − this term, and the calculator adds it back. The σ bonds, the sheet's
-interaction with the electrolyte and with the field are left to the network; the term has no
-field dependence (a flat sheet normal to the field has none at first order).
+The σ bonds. An optional pair term over the sheet's bonds, V(r) = Σ_k c_k (r − r₀)^(k+1)/(k+1)
+(k = 0…3), fitted by least squares to the in-plane sheet forces of the labels minus the π term
+(:func:`fit_bond_terms`). With it the baseline is a whole force field for the sheet's internal
+mechanics (`benchmarks/bench_pi_baseline.py`: 171 meV/Å in-plane on held-out packings, where
+the bond term alone gives 828 and the shipped network 655).
+
+Use. A Δ-learning baseline (``baseline`` of a trained ensemble): the network learns reference −
+baseline and the calculator adds it back. With ``NetworkSettings.sheet_energy_from_baseline``
+the network's own atomic energies of the sheet carbons are masked, so the sheet's internal
+energy is the baseline's alone and the network describes the electrolyte and its interaction
+with the sheet (which reach the sheet through the electrolyte atoms' energies). The term has no
+field dependence (a flat sheet normal to the field has none at first order); the field's
+coupling to the sheet's induced charges stays in the network's charge and response heads.
 """
 from __future__ import annotations
 
