@@ -186,8 +186,11 @@ class PotentialEnsemble(nn.Module):
                         h = torch.nn.functional.silu(h)
                 raw = raw.index_copy(1, idx, h)
             raw = raw.to(m0.energy_scale.dtype)
-            eps = raw[..., 0] * m0.energy_scale * m0.network_mask(batch.get("sheet"), len(species)) \
-                + m0.energy_shift[species]
+            raw_eps = raw[..., 0]
+            if m0.masks_sheet:  # sheet carbons: their element's constant (see FieldAwarePotential.masks_sheet)
+                bias = torch.stack([torch.stack([net[-1].bias[0] for net in m.nets]) for m in self.members])
+                raw_eps = torch.where(batch["sheet"].bool()[None, :], bias.to(raw_eps.dtype)[:, species], raw_eps)
+            eps = raw_eps * m0.energy_scale + m0.energy_shift[species]
 
             def per_config(v):  # (M, N) → (M, B)
                 return torch.zeros(n_m, nb, dtype=v.dtype).index_add(1, b, v)

@@ -60,9 +60,10 @@ class NetworkSettings:
     hidden: tuple = (64, 64)
     activation: str = "silu"
     #: the graphene sheet's own atomic energies ε_i come from the model's physics baseline, not
-    #: from the network (whose ε_i of sheet carbons are masked; their element offset, charges,
-    #: effective charges and response stay): the network then describes the electrolyte and its
-    #: interaction with the sheet, and the sheet's internal mechanics are the baseline's
+    #: from the network (the ε_i of sheet carbons are their element's constant, the network's
+    #: output bias plus offset, independent of the environment; charges, effective charges and
+    #: response stay): the network then describes the electrolyte and its interaction with the
+    #: sheet, and the sheet's internal mechanics are the baseline's
     #: (:mod:`multiscale.atomistic.pi_electrons`). Needs a baseline with bond terms.
     sheet_energy_from_baseline: bool = False
 
@@ -311,7 +312,13 @@ class FieldAwarePotential(nn.Module):
                 idx = torch.nonzero(mask).squeeze(1)
                 out = out.index_copy(0, idx, net(x[idx]))
         out = out.to(self.energy_scale.dtype)
-        eps = out[:, 0] * self.energy_scale * self.network_mask(sheet, len(species)) + self.energy_shift[species]
+        raw_eps = out[:, 0]
+        if self.masks_sheet:
+            if sheet is None:
+                raise InputError("this model takes the sheet's energy from its baseline; the batch needs 'sheet'")
+            bias = torch.stack([net[-1].bias[0] for net in self.nets]).to(raw_eps.dtype)[species]
+            raw_eps = torch.where(sheet.bool(), bias, raw_eps)
+        eps = raw_eps * self.energy_scale + self.energy_shift[species]
         return torch.stack([eps, out[:, 1], out[:, 2], 0.1 * out[:, 3]], 1)
 
     def forward(self, batch: dict, *, features=None, forces: bool = True, create_graph: bool = False) -> dict:
@@ -345,13 +352,13 @@ class FieldAwarePotential(nn.Module):
         """
         return field_outputs(self.atomic_outputs(feats, batch["species"], batch.get("sheet")), batch)
 
-    def network_mask(self, sheet, n_atoms: int) -> torch.Tensor | float:
-        """1 where the network's ε_i counts, 0 on the sheet when its energy is the baseline's."""
-        if not getattr(self.network_settings, "sheet_energy_from_baseline", False):
-            return 1.0
-        if sheet is None:
-            raise InputError("this model takes the sheet's energy from its baseline; the batch needs 'sheet'")
-        return (~sheet.bool()).to(self.energy_scale.dtype)
+    @property
+    def masks_sheet(self) -> bool:
+        """Whether the sheet carbons' ε_i are their element's constant (last-layer bias, offset), not
+        the network's function of their environment: their internal energy is then the baseline's.
+        The constant keeps one per-element offset valid for sheet and EC carbons alike, so that the
+        atomic-energy refit of continued training stays consistent."""
+        return bool(getattr(self.network_settings, "sheet_energy_from_baseline", False))
 
     @property
     def cutoff_A(self) -> float:

@@ -268,12 +268,21 @@ def test_sheet_energy_from_the_baseline_masks_the_network_on_the_sheet():
     before = predict_frames(ens, [sheet])[0]
     with torch.no_grad():
         for m in ens.members:
+            last_biases = {id(net[-1].bias) for net in m.nets}
             for p in m.parameters():
-                p.add_(0.3)
+                if id(p) not in last_biases:
+                    p.add_(0.3)
     after = predict_frames(ens, [sheet])[0]
-    # a bare sheet: the network's ε_i are all masked, only offsets and the baseline remain
+    # a bare sheet: its ε_i do not depend on the network's function of the environment, only on
+    # the element's constant (last bias, offset); the rest is the baseline
     assert after["energy"] == pytest.approx(before["energy"], abs=1e-9)
     np.testing.assert_allclose(after["forces"], before["forces"], atol=1e-9)
+    with torch.no_grad():
+        for m in ens.members:
+            m.nets[m.elements.index(6)][-1].bias[0] += 0.1
+    shifted = predict_frames(ens, [sheet])[0]
+    scale = float(ens.members[0].energy_scale)
+    assert shifted["energy"] - after["energy"] == pytest.approx(24 * 0.1 * scale, rel=1e-9)
     # an interface: the electrolyte's ε_i still count
     a = _distorted_interface(seed=6)
     a.info["field_V_per_A"] = 0.05
@@ -303,3 +312,4 @@ def test_sheet_energy_from_the_baseline_needs_bond_terms():
     with pytest.raises(InputError, match="bond terms"):
         TrainingSettings(network=NetworkSettings(sheet_energy_from_baseline=True),
                          baseline=PiBandSettings().to_dict()).validate()
+
