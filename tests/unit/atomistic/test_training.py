@@ -290,3 +290,30 @@ def test_baseline_is_subtracted_in_training_and_travels_with_the_checkpoint(tmp_
     assert frames[0].get_potential_energy() == _synthetic_frames(10)[0].get_potential_energy()
     with pytest.raises(InputError, match="kind"):
         TrainingSettings(baseline={"kind": "eam"}).validate()
+
+
+def test_refit_of_atomic_energies_is_exact_when_the_sheet_energy_is_the_baselines():
+    """Sheet carbons whose energy is the baseline's keep their element's constant, so a per-element
+    shift of the targets (sheet carbons counted as carbon) is removed exactly by the refit."""
+    from multiscale.atomistic.ensemble import PotentialEnsemble
+    from multiscale.atomistic.model import FieldAwarePotential
+    from multiscale.atomistic.system import build_bulk_electrolyte
+    from multiscale.atomistic.training import _CachedBatch, _refit_atomic_energies
+    from multiscale.atomistic.validation import predict_frames
+
+    torch.manual_seed(0)
+    m = FieldAwarePotential(network=NetworkSettings(hidden=(8,), sheet_energy_from_baseline=True))
+    ens = PotentialEnsemble([m])
+    frames = _synthetic_frames(4) + [build_bulk_electrolyte(n, k, seed=0) for n, k in ((5, 1), (8, 1), (6, 2))]
+    shift = {1: 0.3, 3: -1.0, 5: 0.7, 6: -2.0, 8: 1.1, 9: 0.4}
+    for a in frames:
+        a.info["field_V_per_A"] = 0.0
+    pred = predict_frames(ens, frames)
+    for a, p in zip(frames, pred):
+        e = p["energy"] + sum(shift[int(z)] for z in a.numbers)
+        a.calc = SinglePointCalculator(a, energy=e, forces=p["forces"], charges=np.zeros(len(a)), dipole=np.zeros(3))
+    batches = [_CachedBatch(frames, np.arange(len(frames)), m.descriptor, m.elements)]
+    _refit_atomic_energies(m, batches, frames)
+    after = predict_frames(ens, frames)
+    err = [(p["energy"] - a.get_potential_energy()) / len(a) for a, p in zip(frames, after)]
+    np.testing.assert_allclose(err, 0.0, atol=1e-6)
