@@ -73,6 +73,11 @@ class PiBandSettings:
     #: potential V(r) = Σ_k c_k (r − bond_A)^(k+1)/(k+1) over the sheet's bonds (switched like t),
     #: fitted by :func:`fit_bond_terms`; empty: the π term alone
     bond_coefficients: tuple = ()
+    #: out-of-plane correction k [eV/Å²]: E = ½ k Σ_i h_i², h_i = z_i − the mean z of its sheet
+    #: neighbours (the sheet lies in the xy plane, as in every cell of this package). Fitted on a
+    #: trained model's residual normal forces by :func:`fit_bending`; it may be negative, since it
+    #: corrects the out-of-plane stiffness that the pair and π terms imply (fitted in-plane)
+    bending_eV_per_A2: float = 0.0
 
     def validate(self) -> "PiBandSettings":
         check_range("hopping_eV", self.hopping_eV, low=0.0, low_inclusive=False)
@@ -251,7 +256,54 @@ def sheet_energy_forces(atoms, settings: PiBandSettings | None = None, *, sheet=
     nl = neighbour_list(atoms.positions[idx], atoms.cell.array, atoms.pbc, s.cutoff_A)
     e_b, f_b = _bond_energy_forces(nl, nl.distances, len(idx), s)
     f[idx] += f_b
+    if s.bending_eV_per_A2:
+        h, fz = _bending(nl, len(idx), s.sheet_bond_A)
+        e_b += 0.5 * s.bending_eV_per_A2 * float(np.sum(h ** 2))
+        f[idx, 2] += s.bending_eV_per_A2 * fz
     return e + e_b, f
+
+
+def _bending(nl, n: int, bond_A: float) -> tuple[np.ndarray, np.ndarray]:
+    """Heights h_i = z_i − mean_j z_j over the bonded neighbours, and −∂(½ Σ h²)/∂z per atom."""
+    bonded = nl.distances < bond_A
+    i, j, dz = nl.i[bonded], nl.j[bonded], nl.vectors[bonded, 2]  # dz = z_j − z_i (with the image)
+    count = np.maximum(np.bincount(i, minlength=n), 1)
+    h = -np.bincount(i, weights=dz, minlength=n) / count
+    grad = h.copy()
+    np.add.at(grad, j, -h[i] / count[i])
+    return h, -grad
+
+
+def bending_force_column(atoms, sheet, settings: PiBandSettings) -> np.ndarray:
+    """z force per unit k of the out-of-plane term on each sheet atom (for fitting)."""
+    from .neighbours import neighbour_list
+
+    nl = neighbour_list(atoms.positions[sheet], atoms.cell.array, atoms.pbc, settings.cutoff_A)
+    return _bending(nl, len(sheet), settings.sheet_bond_A)[1]
+
+
+def fit_bending(frames, predicted_forces, settings: PiBandSettings) -> tuple[PiBandSettings, dict]:
+    """k of the out-of-plane term by least squares on the residual forces normal to the sheet,
+    reference − ``predicted_forces`` (a trained model's, baseline included, for the same frames).
+    Returns the settings with ``bending_eV_per_A2`` increased by the fit, and the RMS errors
+    [meV/Å] before and after."""
+    from dataclasses import replace
+
+    s = settings.validate()
+    x, y = [], []
+    for a, f_pred in zip(frames, predicted_forces):
+        sheet = sheet_carbons(a, s.sheet_bond_A)
+        if len(sheet):
+            x.append(bending_force_column(a, sheet, s))
+            y.append((a.get_forces() - f_pred)[sheet, 2])
+    if not x:
+        raise InputError("no frame has a graphene sheet; the out-of-plane term cannot be fitted")
+    x, y = np.concatenate(x), np.concatenate(y)
+    k = float(x @ y / (x @ x))
+    report = dict(n_frames=len(frames), fitted_eV_per_A2=k,
+                  normal_force_rmse_before_meV_per_A=float(np.sqrt(np.mean(y ** 2)) * 1e3),
+                  normal_force_rmse_after_meV_per_A=float(np.sqrt(np.mean((y - k * x) ** 2)) * 1e3))
+    return replace(s, bending_eV_per_A2=s.bending_eV_per_A2 + k).validate(), report
 
 
 def bond_force_columns(atoms, sheet, settings: PiBandSettings) -> np.ndarray:

@@ -367,6 +367,48 @@ def core(db_paths, out_dir) -> None:
     click.echo(f"core repulsion below the training minima [Å]: {pairs}; wrote {out_dir}/ensemble.json")
 
 
+@command.command("bending")
+@click.option("--db", "db_paths", default=(_DEFAULT_DB,), show_default=True, type=click.Path(dir_okay=False),
+              multiple=True, help="Label database(s) the model was trained on (repeat for several).")
+@click.option("--frame-stride", default=8, show_default=True, type=click.IntRange(1),
+              help="Use every n-th training frame for the fit.")
+@click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, exists=True),
+              help="Folder of a trained ensemble with a graphene baseline (rewritten in place).")
+def bending(db_paths, frame_stride, model_dir) -> None:
+    """Fit the sheet's out-of-plane correction to a trained model's residual normal forces.
+
+    The π and σ-bond terms are fitted to in-plane forces; what they and the network leave of the
+    sheet's normal forces that tracks its corrugation is this term (k ½ Σ h²). Fitted on the
+    training frames, stored in the model's baseline (ensemble.json, atomically).
+    """
+    import json
+    from pathlib import Path
+
+    from ..atomistic.labelling import load_training_frames
+    from ..atomistic.pi_electrons import fit_bending
+    from ..atomistic.training import load_ensemble
+    from ..atomistic.validation import predict_frames
+    from ..errors import InputError
+    from ..io import atomic_path
+
+    ens, info = load_ensemble(model_dir)
+    if ens.baseline is None:
+        raise InputError(f"model {model_dir} has no graphene baseline; train it with --baseline graphene-pi-bonds")
+    frames = load_training_frames(db_paths, frame_stride=frame_stride)
+    pred = [p["forces"] for p in predict_frames(ens, frames)]
+    fitted, report = fit_bending(frames, pred, ens.baseline)
+    info["baseline"] = fitted.to_dict()
+    meta = info.setdefault("meta", {})
+    dbs = " ".join(f"--db {d}" for d in db_paths)
+    meta["bending_fit"] = dict(report, command=f"multiscale potential bending {dbs} --frame-stride {frame_stride} "
+                                               f"--model {model_dir}")
+    with atomic_path(Path(model_dir) / "ensemble.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=2, default=float))
+    click.echo(f"out-of-plane term k = {fitted.bending_eV_per_A2:.3f} eV/Å² on {len(frames)} frames: sheet normal force "
+               f"RMSE {report['normal_force_rmse_before_meV_per_A']:.0f} → "
+               f"{report['normal_force_rmse_after_meV_per_A']:.0f} meV/Å; wrote {model_dir}/ensemble.json")
+
+
 def _previous_histories(model_dir) -> list[dict]:
     """Training histories of an ensemble and of the runs it continued (``meta.previous_histories``)."""
     import json

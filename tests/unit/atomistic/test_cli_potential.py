@@ -86,3 +86,24 @@ def test_train_with_the_graphene_pi_baseline_records_it(tmp_path, capsys):
     info = json.loads((out / "ensemble.json").read_text())
     assert info["baseline"]["kind"] == "graphene_pi_gamma"
     assert info["meta"]["command"].endswith("--baseline graphene-pi")
+
+
+def test_bending_fits_the_out_of_plane_term_into_a_trained_model(tmp_path, capsys):
+    from multiscale.resources import data_path
+
+    db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
+    out = tmp_path / "m"
+    code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "200", "--out", str(out),
+                            "--members", "4", "--epochs", "1", "--hidden", "8", "--baseline", "graphene-pi-bonds",
+                            "--sheet-energy", "baseline", "--quiet"], capsys)
+    assert code == 0, err
+    info = json.loads((out / "ensemble.json").read_text())
+    assert len(info["baseline"]["bond_coefficients"]) == 4 and info["config"]["network"]["sheet_energy_from_baseline"]
+    code, stdout, err = run_cli(["potential", "bending", "--db", db, "--frame-stride", "200", "--model", str(out)],
+                                capsys)
+    assert code == 0, err
+    info = json.loads((out / "ensemble.json").read_text())
+    assert info["baseline"]["bending_eV_per_A2"] != 0.0 and "bending_fit" in info["meta"]
+    assert "out-of-plane term" in stdout
+    code, _, err = run_cli(["potential", "bending", "--db", db, "--model", str(tmp_path)], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1

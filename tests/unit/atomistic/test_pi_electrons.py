@@ -313,3 +313,38 @@ def test_sheet_energy_from_the_baseline_needs_bond_terms():
         TrainingSettings(network=NetworkSettings(sheet_energy_from_baseline=True),
                          baseline=PiBandSettings().to_dict()).validate()
 
+
+
+def test_out_of_plane_term_forces_and_fit():
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from multiscale.atomistic.pi_electrons import fit_bending, sheet_energy_forces
+
+    with_k = PiBandSettings(bond_coefficients=(2.0, 30.0, -50.0, 80.0), bending_eV_per_A2=3.0)
+    a = _distorted_interface(seed=7)
+    e0, f = sheet_energy_forces(a, with_k)
+    h = 1e-5
+    for k in np.flatnonzero(_on_sheet(a))[:4]:
+        b = a.copy()
+        b.positions[k, 2] += h
+        ep = sheet_energy_forces(b, with_k)[0]
+        b.positions[k, 2] -= 2 * h
+        em = sheet_energy_forces(b, with_k)[0]
+        assert -(ep - em) / (2 * h) == pytest.approx(f[k, 2], abs=1e-6)
+    # a flat sheet has no heights: the term adds nothing; a lifted atom is pulled back for k > 0
+    flat = _sheet(3, 2)
+    assert sheet_energy_forces(flat, with_k)[0] == pytest.approx(
+        sheet_energy_forces(flat, PiBandSettings(bond_coefficients=with_k.bond_coefficients))[0])
+    flat.positions[0, 2] += 0.1
+    assert sheet_energy_forces(flat, PiBandSettings(bending_eV_per_A2=3.0, bond_coefficients=(0.0,)))[1][0, 2] < 0
+    # the fit recovers k from residuals that are exactly the term
+    without = PiBandSettings(bond_coefficients=with_k.bond_coefficients)
+    frames, pred = [], []
+    for seed in range(4):
+        b = _distorted_interface(seed=30 + seed)
+        b.calc = SinglePointCalculator(b, energy=0.0, forces=sheet_energy_forces(b, with_k)[1])
+        frames.append(b)
+        pred.append(sheet_energy_forces(b, without)[1])
+    fitted, report = fit_bending(frames, pred, without)
+    assert fitted.bending_eV_per_A2 == pytest.approx(3.0, rel=1e-8)
+    assert report["normal_force_rmse_after_meV_per_A"] < 1e-6
