@@ -348,3 +348,25 @@ def test_out_of_plane_term_forces_and_fit():
     fitted, report = fit_bending(frames, pred, without)
     assert fitted.bending_eV_per_A2 == pytest.approx(3.0, rel=1e-8)
     assert report["normal_force_rmse_after_meV_per_A"] < 1e-6
+
+
+def test_shipped_baseline_keeps_the_bare_sheet_stable():
+    """The shipped model's fitted out-of-plane correction is negative; the whole baseline must still
+    resist every out-of-plane pattern of a flat sheet (one atom, sublattice buckle, ripple)."""
+    from multiscale.atomistic.pi_electrons import sheet_energy_forces
+    from multiscale.atomistic.training import load_ensemble
+    from multiscale.resources import model_path
+
+    ens, _ = load_ensemble(model_path("mlp_li_ec_graphene_pi"))
+    s = ens.baseline
+    assert s is not None and s.bending_eV_per_A2 < 0 and len(s.bond_coefficients) == 4
+    sheet = _sheet(6, 4)
+    e0 = sheet_energy_forces(sheet, s)[0]
+    n = len(sheet)
+    patterns = [np.eye(n)[0], np.array([1.0, -1.0, 1.0, -1.0] * (n // 4)),
+                np.sin(2 * np.pi * sheet.positions[:, 0] / sheet.cell[0, 0])]
+    for p in patterns:
+        for dz in (0.02, 0.1):
+            b = sheet.copy()
+            b.positions[:, 2] += dz * p
+            assert sheet_energy_forces(b, s)[0] > e0

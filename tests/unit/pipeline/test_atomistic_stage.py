@@ -125,6 +125,9 @@ def test_md_potential_is_chosen_by_config(tmp_path):
     calc = _require_potential(config["md"]["potential"])
     assert calc.model_name == "mlp_li_ec_graphene_painn"
     assert calc.ensemble.members[0].config()["architecture"] == "painn"
+    cfg.write_text('[md]\npotential = "mlp_li_ec_graphene_pi"\n')
+    calc = _require_potential(load_run_config(cfg)["md"]["potential"])
+    assert calc.ensemble.baseline is not None  # the graphene π-band + σ-bond baseline travels with it
     assert load_run_config(None)["md"]["potential"] == "mlp_li_ec_graphene"
     cfg.write_text('[md]\npotential = "mace"\n')
     with pytest.raises(InputError, match="potential"):
