@@ -20,8 +20,9 @@ of the ensemble members' own barriers along the converged band as their errors. 
 is the spread of the members' own α (Student t on M − 1): the members disagree on the barrier by
 ~0.1 eV but on its slope by ~0.05, and independent barrier errors would hide that.
 
-Not every packing has the step: where the Li⁺ already sits in the contact layer (d < ``MIN_STEP_A``)
-the stage takes the next packing seed, up to ``MAX_PACKINGS``, and says which it used.
+Not every packing has the step: where the Li⁺ already sits in the contact layer (d < ``MIN_STEP_A``),
+or where an end-point relaxation leaves the potential's domain, the stage takes the next packing
+seed, up to ``MAX_PACKINGS``, and says which it used and why it skipped the others.
 
 The α is exported only when it is physical (0 < α < 1) and its 95 % interval is narrower than
 one; otherwise the stage reports what it found and the export keeps the base set's α.
@@ -54,9 +55,15 @@ def _ml_calculator_at(potential_V: float, *, distance_A: float, model: str | Non
 
 def _endpoints_with_a_step(calc, seed: int, relax_steps: int):
     """(contact, solvated, d, packing seed, skipped) for the first packing from ``seed`` on with a step."""
+    from ..errors import OutOfDomainError
+
     skipped = []
     for packing in range(seed, seed + MAX_PACKINGS):
-        contact, solvated, d = adsorption_endpoints(calc, seed=packing, relax_steps=relax_steps)
+        try:
+            contact, solvated, d = adsorption_endpoints(calc, seed=packing, relax_steps=relax_steps)
+        except OutOfDomainError as exc:  # a relaxation that leaves the potential's domain is no end point
+            skipped.append(f"packing {packing}: an end-point relaxation left the domain ({exc})")
+            continue
         if d >= MIN_STEP_A:
             return contact, solvated, d, packing, skipped
         skipped.append(f"packing {packing}: the Li⁺ is already in the contact layer (d = {d:.2f} Å)")

@@ -43,6 +43,20 @@ def test_packings_without_a_step_are_skipped_and_named(monkeypatch):
     assert rs._endpoints_with_a_step(None, 3, relax_steps=1)[0] is None  # seeds 3–6: no step at all
 
 
+def test_a_packing_whose_relaxation_leaves_the_domain_is_skipped_and_named(monkeypatch):
+    from multiscale.errors import OutOfDomainError
+
+    def endpoints(calc, seed, relax_steps):
+        if seed == 0:
+            raise OutOfDomainError("two atoms are 0.806 Å apart")
+        return "contact", "solvated", 3.6
+
+    monkeypatch.setattr(rs, "adsorption_endpoints", endpoints)
+    contact, _, d, packing, skipped = rs._endpoints_with_a_step(None, 0, relax_steps=1)
+    assert (contact, d, packing) == ("contact", 3.6, 1)
+    assert skipped == ["packing 0: an end-point relaxation left the domain (two atoms are 0.806 Å apart)"]
+
+
 def test_no_step_in_any_packing_falls_back_with_the_reason(monkeypatch):
     monkeypatch.setattr(rs, "adsorption_endpoints", lambda calc, seed, relax_steps: (None, None, 0.0))
     monkeypatch.setattr("multiscale.atomistic.load_potential", lambda model=None, **k: None)
