@@ -93,6 +93,9 @@ class TrainingSettings:
 
     def validate(self) -> None:
         b = self.baseline_settings()
+        if self.network.sheet_energy_from_baseline and self.architecture != "behler-parrinello":
+            raise InputError(f"network.sheet_energy_from_baseline is implemented for the behler-parrinello "
+                             f"architecture only, not {self.architecture!r}")
         if self.network.sheet_energy_from_baseline and (b is None or not b.bond_coefficients):
             raise InputError("network.sheet_energy_from_baseline needs a baseline with bond terms (the sheet's "
                              "σ bonds); fit them with pi_electrons.fit_bond_terms (CLI: --baseline graphene-pi-bonds)")

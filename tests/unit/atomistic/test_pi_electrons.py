@@ -312,6 +312,9 @@ def test_sheet_energy_from_the_baseline_needs_bond_terms():
     with pytest.raises(InputError, match="bond terms"):
         TrainingSettings(network=NetworkSettings(sheet_energy_from_baseline=True),
                          baseline=PiBandSettings().to_dict()).validate()
+    with pytest.raises(InputError, match="behler-parrinello"):
+        TrainingSettings(network=NetworkSettings(sheet_energy_from_baseline=True), architecture="painn",
+                         baseline=PiBandSettings(bond_coefficients=(1.0,)).to_dict()).validate()
 
 
 
