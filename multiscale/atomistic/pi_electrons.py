@@ -205,11 +205,17 @@ def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None, *, shee
     defined for the periodic sheet only).
     """
     s = (settings or PiBandSettings()).validate()
+    e, forces, sheet, _ = _pi_terms(atoms, s, sheet)
+    return e, forces, len(sheet)
+
+
+def _pi_terms(atoms, s: PiBandSettings, sheet):
+    """(Ω [eV], forces on all atoms [eV/Å], sheet indices, the sheet's neighbour list or None)."""
     forces = np.zeros((len(atoms), 3))
     sheet, H, nl, dt_dr = _sheet_hamiltonian(atoms, s, sheet)
     n = len(sheet)
     if n == 0:
-        return 0.0, forces, 0
+        return 0.0, forces, sheet, None
     eps, c = np.linalg.eigh(H)
     kT = K_B_EV_PER_K * s.electronic_temperature_K
     f, _ = _occupations(eps, float(n), kT)
@@ -225,7 +231,7 @@ def pi_band_energy_forces(atoms, settings: PiBandSettings | None = None, *, shee
     np.add.at(f_sheet, nl.j, g)
     np.add.at(f_sheet, nl.i, -g)
     forces[sheet] = f_sheet
-    return float(omega), forces, n
+    return float(omega), forces, sheet, nl
 
 
 def _bond_energy_forces(nl, r, n_atoms, s: PiBandSettings):
@@ -246,15 +252,11 @@ def _bond_energy_forces(nl, r, n_atoms, s: PiBandSettings):
 
 def sheet_energy_forces(atoms, settings: PiBandSettings | None = None, *, sheet=None) -> tuple[float, np.ndarray]:
     """The whole baseline: π band plus the σ-bond term if ``settings.bond_coefficients`` (E [eV], F [eV/Å])."""
-    from .neighbours import neighbour_list
-
     s = (settings or PiBandSettings()).validate()
-    e, f, n = pi_band_energy_forces(atoms, s, sheet=sheet)
-    if n == 0 or not s.bond_coefficients:
+    e, f, idx, nl = _pi_terms(atoms, s, sheet)
+    if len(idx) == 0 or not s.bond_coefficients:
         return e, f
-    idx = sheet_carbons(atoms, s.sheet_bond_A) if sheet is None else np.asarray(sheet, dtype=int)
-    nl = neighbour_list(atoms.positions[idx], atoms.cell.array, atoms.pbc, s.cutoff_A)
-    e_b, f_b = _bond_energy_forces(nl, nl.distances, len(idx), s)
+    e_b, f_b = _bond_energy_forces(nl, nl.distances, len(idx), s)  # the π term's list: same sheet, same cutoff
     f[idx] += f_b
     if s.bending_eV_per_A2:
         h, fz = _bending(nl, len(idx), s.sheet_bond_A)

@@ -146,12 +146,7 @@ def test_bad_input():
 
 
 def test_baseline_round_trip_through_subtraction_and_the_calculator():
-    torch.manual_seed(0)
-    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,))) for _ in range(4)]
-    for m in members:
-        m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
-        m.min_distance.fill_(0.7)
-    ens = PotentialEnsemble(members)
+    ens = _tiny_ensemble()
     a = _distorted_interface(seed=2)
     a.info["field_V_per_A"] = 0.0
     calc = MLPotential(ens)
@@ -182,12 +177,7 @@ def test_baseline_round_trip_through_subtraction_and_the_calculator():
 
 
 def test_calculator_finds_the_sheet_from_its_graph_and_reuses_a_frozen_sheets_term():
-    torch.manual_seed(0)
-    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,))) for _ in range(4)]
-    for m in members:
-        m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
-        m.min_distance.fill_(0.7)
-    ens = PotentialEnsemble(members)
+    ens = _tiny_ensemble()
     ens.baseline = PiBandSettings()
     calc = MLPotential(ens)
     a = _distorted_interface(seed=3)
@@ -249,14 +239,17 @@ def test_graph_sheet_mask_is_the_pi_terms_sheet():
     assert set(np.flatnonzero(g.sheet)) == set(sheet_carbons(a)) and g.sheet.sum() == 24
 
 
-def _masked_ensemble():
+def _tiny_ensemble(**network):
     torch.manual_seed(0)
-    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,), sheet_energy_from_baseline=True))
-               for _ in range(4)]
+    members = [FieldAwarePotential(network=NetworkSettings(hidden=(8,), **network)) for _ in range(4)]
     for m in members:
         m.field_range.copy_(torch.tensor([-0.1, 0.1], dtype=torch.float64))
         m.min_distance.fill_(0.7)
-    ens = PotentialEnsemble(members)
+    return PotentialEnsemble(members)
+
+
+def _masked_ensemble():
+    ens = _tiny_ensemble(sheet_energy_from_baseline=True)
     ens.baseline = PiBandSettings(bond_coefficients=(2.0, 30.0, -50.0, 80.0))
     return ens
 
