@@ -13,6 +13,7 @@ import torch
 
 from ..errors import InputError, OutOfDomainError
 from .neighbours import neighbour_list
+from .system import SHEET_BOND_A, sheet_mask  # noqa: F401 - the sheet rule, re-exported
 
 
 @dataclass
@@ -32,19 +33,6 @@ class Graph:
     min_distance_A: float
     #: per atom: a carbon of the graphene sheet (≥ 3 carbon neighbours within SHEET_BOND_A)
     sheet: np.ndarray | None = None
-
-
-#: C–C distance [Å] below which carbons count as bonded when the sheet is identified
-#: (as :class:`multiscale.atomistic.pi_electrons.PiBandSettings` ``sheet_bond_A``)
-SHEET_BOND_A = 1.8
-
-
-def sheet_mask(numbers, i, j, distances, bond_A: float = SHEET_BOND_A) -> np.ndarray:
-    """Carbons with at least three carbon neighbours closer than ``bond_A``, from a pair list with
-    both orders of every pair (an EC carbon has two at most)."""
-    numbers = np.asarray(numbers)
-    cc = (numbers[i] == 6) & (numbers[j] == 6) & (distances < bond_A)
-    return (numbers == 6) & (np.bincount(i[cc], minlength=len(numbers)) >= 3)
 
 
 def species_index(numbers, elements) -> np.ndarray:

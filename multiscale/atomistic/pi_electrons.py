@@ -151,19 +151,17 @@ def _switch(r: np.ndarray, r_on: float, r_off: float) -> tuple[np.ndarray, np.nd
 
 
 def sheet_carbons(atoms, bond_A: float = 1.8) -> np.ndarray:
-    """Indices of the carbons with at least three carbon neighbours within ``bond_A``: the sheet.
+    """Indices of the sheet: carbons with at least three carbon neighbours within ``bond_A``
+    (:func:`~multiscale.atomistic.system.electrode_atoms`).
 
-    At least, not exactly three (:func:`~multiscale.atomistic.system.electrode_atoms`): an EC
-    carbon that comes within ``bond_A`` of a sheet carbon (seen in 19 of the 1,500 active-learning
-    rows) would otherwise drop that carbon from the π system, and the term would jump. The EC
-    carbon itself has two carbon neighbours at most and never joins.
+    At least, not exactly three: an EC carbon that comes within ``bond_A`` of a sheet carbon
+    (seen in 19 of the 1,500 active-learning rows) would otherwise drop that carbon from the π
+    system, and the term would jump. The EC carbon itself has two carbon neighbours at most and
+    never joins.
     """
-    from .neighbours import neighbour_list
+    from .system import electrode_atoms
 
-    z = atoms.numbers
-    nl = neighbour_list(atoms.positions, atoms.cell.array, atoms.pbc, bond_A)
-    cc = (z[nl.i] == 6) & (z[nl.j] == 6)
-    return np.flatnonzero((z == 6) & (np.bincount(nl.i[cc], minlength=len(atoms)) >= 3))
+    return np.flatnonzero(electrode_atoms(atoms, bond_A=bond_A))
 
 
 def _sheet_hamiltonian(atoms, s: PiBandSettings, sheet=None):

@@ -35,3 +35,20 @@ def test_electrode_atoms_are_the_graphene_sheet_only():
     np.testing.assert_array_equal(mask, a.get_tags() == 0)
     big = default_system(0, size="md")
     assert electrode_atoms(big).sum() == 128
+
+
+def test_electrode_atoms_keep_stretched_and_touched_sheet_carbons():
+    """A sheet carbon stays in the electrode when its bonds stretch to 1.7 Å (a hot sheet) or
+    when an electrolyte carbon comes within bonding distance (four carbon neighbours)."""
+    from multiscale.atomistic.system import electrode_atoms
+
+    a = default_system(3)
+    sheet = np.flatnonzero(electrode_atoms(a))
+    hot = a.copy()
+    hot.positions[sheet[0], 2] += 0.9  # bonds 1.42 → ~1.68 Å
+    assert electrode_atoms(hot).sum() == 24
+    touched = a.copy()
+    ec_c = np.flatnonzero((a.numbers == 6) & (a.get_tags() != 0))[0]
+    touched.positions[ec_c] = a.positions[sheet[0]] + [0.0, 0.0, 1.55]
+    mask = electrode_atoms(touched)
+    assert mask[sheet].all() and not mask[ec_c]
