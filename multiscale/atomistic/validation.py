@@ -9,7 +9,7 @@
    and CN do not depend on that choice). A first shell of one Li⁺ holds a few hundred distances
    per picosecond, so the peak is also placed on the Gaussian-broadened g(r)
    (:func:`smoothed_first_peak`) with a jackknife error over trajectories or time blocks
-   (:func:`compare_first_peaks`): a shift is only resolved where its interval is narrower than it.
+   (:func:`compare_first_shells`, the CN too): a difference is only resolved where its interval is narrower than it.
 3. Response: E(F) on fixed configurations, ML vs reference, fitted to the Stark form
    E(F) = E(0) − μF − ½αF² (μ in e·Å, α in e·Å²/V); induced dipole μ(F) − μ(0).
 """
@@ -310,13 +310,16 @@ def structure_comparison(calc, ref_frames, *, n_steps: int, timestep_fs: float =
     trajectory's last frame (relaxed on the ML surface first, see
     :func:`multiscale.atomistic.md.relax`), its first fifth dropped. Per pair, the histogram
     comparison of :func:`compare_rdfs` on the pooled frames and the smoothed first peak with its
-    jackknife error of :func:`compare_first_peaks`. Raises :class:`OutOfDomainError` if an ML
+    jackknife errors (peak and CN) of :func:`compare_first_shells`. Raises :class:`OutOfDomainError` if an ML
     run leaves the potential's domain.
     """
     from .md import relax, run_md
     from .system import freeze_electrode
 
     ref_trajs = trajectories(ref_frames)
+    if any(not np.array_equal(t[0].numbers, ref_frames[0].numbers) for t in ref_trajs):
+        raise InputError("ref_frames: the reference trajectories must share one atom order (same system and "
+                         "composition) for one set of Li and partner indices")
     ml_trajs, n_untrusted, ml_time_fs = [], 0, 0.0
     for k, traj in enumerate(ref_trajs):
         start = traj[-1].copy()
@@ -338,7 +341,7 @@ def structure_comparison(calc, ref_frames, *, n_steps: int, timestep_fs: float =
         g_ref = rdf(ref_frames, li, idx, label=f"{name} reference")
         g_ml = rdf([a for t in ml_trajs for a in t], li, idx, label=f"{name} ML")
         out[name] = compare_rdfs(g_ml, g_ref)
-        out[name]["smoothed"] = compare_first_peaks(ml_trajs, ref_trajs, li, idx)
+        out[name]["smoothed"] = compare_first_shells(ml_trajs, ref_trajs, li, idx, r_min_A=out[name]["r_min_A"])
     return out
 
 
@@ -383,21 +386,33 @@ def smoothed_first_peak(distances, *, bandwidth_A: float = PEAK_BANDWIDTH_A, win
     return round(float(r[int(np.argmax(g))]), 4)
 
 
-def first_peak_jackknife(blocks, **kwargs) -> dict:
-    """Smoothed first peak of all ``blocks`` pooled and its delete-one-block jackknife error.
+def jackknife(blocks, statistic) -> dict:
+    """``statistic`` of all ``blocks`` pooled and its delete-one-block jackknife standard error.
 
     ``blocks``: a list of blocks, each a list of per-frame distance arrays
-    (:func:`pair_distances`). Blocks must be (nearly) independent: whole trajectories, or
-    contiguous stretches of one longer than its correlation time.
+    (:func:`pair_distances`); ``statistic`` maps such a list to a number. Blocks must be (nearly)
+    independent: whole trajectories, or contiguous stretches of one longer than its correlation
+    time. Returns ``{"value", "se", "n_blocks"}``.
     """
     n = len(blocks)
     if n < 2:
         raise InputError(f"need >= 2 blocks for a jackknife error, got {n}")
-    theta = smoothed_first_peak([d for b in blocks for d in b], **kwargs)
-    loo = np.array([smoothed_first_peak([d for j, b in enumerate(blocks) if j != i for d in b], **kwargs)
-                    for i in range(n)])
+    theta = float(statistic([d for b in blocks for d in b]))
+    loo = np.array([statistic([d for j, b in enumerate(blocks) if j != i for d in b]) for i in range(n)], dtype=float)
     se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
-    return dict(peak_A=theta, se_A=se, n_blocks=n)
+    return dict(value=theta, se=se, n_blocks=n)
+
+
+def first_peak_jackknife(blocks, **kwargs) -> dict:
+    """:func:`smoothed_first_peak` of the pooled ``blocks`` with its jackknife error (:func:`jackknife`)."""
+    j = jackknife(blocks, lambda d: smoothed_first_peak(d, **kwargs))
+    return dict(peak_A=j["value"], se_A=j["se"], n_blocks=j["n_blocks"])
+
+
+def coordination_number(distances, r_cut_A: float) -> float:
+    """Mean number of partners closer than ``r_cut_A`` per frame, from per-frame distance arrays
+    of one centre (several centres: divide by their number)."""
+    return float(np.mean([np.count_nonzero(np.asarray(d) < r_cut_A) for d in distances]))
 
 
 def split_blocks(trajs, min_blocks: int = 4) -> tuple[list, str]:
@@ -411,21 +426,33 @@ def split_blocks(trajs, min_blocks: int = 4) -> tuple[list, str]:
         "contiguous time blocks"
 
 
-def compare_first_peaks(ml_trajs, ref_trajs, centres, partners, *, min_blocks: int = 4, **kwargs) -> dict:
-    """Smoothed first-peak positions of ML and reference MD with jackknife errors, and their shift.
+def compare_first_shells(ml_trajs, ref_trajs, centres, partners, *, r_min_A: float | None = None,
+                         min_blocks: int = 4, **kwargs) -> dict:
+    """First shells of ML and reference MD with jackknife errors: the smoothed first-peak
+    positions and their shift and, given ``r_min_A`` (the reference's first minimum), the
+    coordination numbers CN(r_min) and their difference.
 
-    ``peak_shift_ci95_A`` is the half-width 1.96 √(se_ml² + se_ref²): a shift target narrower
-    than it cannot be decided by these trajectories.
+    The ``*_ci95*`` entries are half-widths 1.96 √(se_ml² + se_ref²): a target narrower than one
+    cannot be decided by these trajectories. One centre atom is assumed for the CN (one Li⁺).
     """
+    if len(centres) != 1 and r_min_A is not None:
+        raise InputError(f"centres: the coordination number here is for one centre atom, got {len(centres)}")
     out = {}
     for key, trajs in (("ml", ml_trajs), ("ref", ref_trajs)):
         blocks, how = split_blocks([pair_distances(t, centres, partners) for t in trajs], min_blocks)
         j = first_peak_jackknife(blocks, **kwargs)
         out.update({f"peak_{key}_A": j["peak_A"], f"peak_{key}_se_A": j["se_A"], f"n_blocks_{key}": j["n_blocks"],
                     f"blocks_{key}": how})
+        if r_min_A is not None:
+            c = jackknife(blocks, lambda d: coordination_number(d, r_min_A))
+            out.update({f"cn_{key}": c["value"], f"cn_{key}_se": c["se"]})
     out["peak_shift_A"] = abs(out["peak_ml_A"] - out["peak_ref_A"])
     out["peak_shift_ci95_A"] = 1.96 * float(np.hypot(out["peak_ml_se_A"], out["peak_ref_se_A"]))
     out["bandwidth_A"] = float(kwargs.get("bandwidth_A", PEAK_BANDWIDTH_A))
+    if r_min_A is not None:
+        out["r_min_A"] = float(r_min_A)
+        out["cn_diff"] = abs(out["cn_ml"] - out["cn_ref"])
+        out["cn_diff_ci95"] = 1.96 * float(np.hypot(out["cn_ml_se"], out["cn_ref_se"]))
     return out
 
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from multiscale.atomistic.validation import (compare_first_peaks, first_peak_jackknife, pair_distances,
+from multiscale.atomistic.validation import (compare_first_shells, coordination_number, first_peak_jackknife,
+                                             pair_distances,
                                              smoothed_first_peak, split_blocks, trajectories)
 from multiscale.errors import InputError
 
@@ -58,16 +59,32 @@ def _li_o_trajectory(distances, task):
     return frames
 
 
-def test_compare_first_peaks_recovers_a_known_shift_within_its_interval():
+def test_compare_first_shells_recovers_a_known_shift_within_its_interval():
     rng = np.random.default_rng(3)
     ref = [_li_o_trajectory(rng.normal(1.80, 0.08, 200), f"ref{k}") for k in range(5)]
     ml = [_li_o_trajectory(rng.normal(1.90, 0.08, 200), f"ml{k}") for k in range(5)]
-    c = compare_first_peaks(ml, ref, [0], [1])
+    c = compare_first_shells(ml, ref, [0], [1])
     assert c["blocks_ref"] == "trajectories" and c["n_blocks_ref"] == 5
     assert abs(c["peak_shift_A"] - 0.10) < max(c["peak_shift_ci95_A"], 0.01)
     assert 0 < c["peak_shift_ci95_A"] < 0.05
-    same = compare_first_peaks(ref, ref, [0], [1])
+    same = compare_first_shells(ref, ref, [0], [1])
     assert same["peak_shift_A"] == 0.0
+
+
+def test_coordination_numbers_and_their_interval():
+    """CN(r_min) = fraction of frames with the partner inside r_min here (one partner): the ML
+    trajectories keep it inside 2.0 Å in 90 % of frames, the reference in 50 %."""
+    rng = np.random.default_rng(4)
+    ref = [_li_o_trajectory(np.where(rng.random(200) < 0.5, 1.9, 2.3), f"r{k}") for k in range(6)]
+    ml = [_li_o_trajectory(np.where(rng.random(200) < 0.9, 1.9, 2.3), f"m{k}") for k in range(6)]
+    c = compare_first_shells(ml, ref, [0], [1], r_min_A=2.0)
+    assert c["cn_ref"] == pytest.approx(0.5, abs=0.05) and c["cn_ml"] == pytest.approx(0.9, abs=0.03)
+    # binomial standard error of a mean over 1,200 frames: √(0.25/1200) ≈ 0.014
+    assert c["cn_ref_se"] == pytest.approx(np.sqrt(0.25 / 1200), rel=0.6)
+    assert abs(c["cn_diff"] - 0.4) < c["cn_diff_ci95"] + 0.01
+    assert coordination_number([np.array([1.5, 2.5]), np.array([])], 2.0) == 0.5
+    with pytest.raises(InputError, match="centres"):
+        compare_first_shells(ml, ref, [0, 1], [1], r_min_A=2.0)
 
 
 def test_split_blocks_one_trajectory_into_contiguous_stretches():
