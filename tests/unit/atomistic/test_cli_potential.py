@@ -79,7 +79,7 @@ def test_train_with_the_graphene_pi_baseline_records_it(tmp_path, capsys):
 
     db = data_path("xtb_li_ec_graphene", "reference_md.db")
     out = tmp_path / "m"
-    code, stdout, err = run_cli(["potential", "train", "--db", str(db), "--frame-stride", "200", "--out", str(out),
+    code, stdout, err = run_cli(["potential", "train", "--db", str(db), "--frame-stride", "1000", "--out", str(out),
                                  "--members", "4", "--epochs", "1", "--hidden", "8", "--baseline", "graphene-pi",
                                  "--quiet"], capsys)
     assert code == 0, err
@@ -93,13 +93,13 @@ def test_bending_fits_the_out_of_plane_term_into_a_trained_model(tmp_path, capsy
 
     db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
     out = tmp_path / "m"
-    code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "200", "--out", str(out),
+    code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(out),
                             "--members", "4", "--epochs", "1", "--hidden", "8", "--baseline", "graphene-pi-bonds",
                             "--sheet-energy", "baseline", "--quiet"], capsys)
     assert code == 0, err
     info = json.loads((out / "ensemble.json").read_text())
     assert len(info["baseline"]["bond_coefficients"]) == 4 and info["config"]["network"]["sheet_energy_from_baseline"]
-    code, stdout, err = run_cli(["potential", "bending", "--db", db, "--frame-stride", "200", "--model", str(out)],
+    code, stdout, err = run_cli(["potential", "bending", "--db", db, "--frame-stride", "1000", "--model", str(out)],
                                 capsys)
     assert code == 0, err
     info = json.loads((out / "ensemble.json").read_text())
