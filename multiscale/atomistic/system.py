@@ -209,7 +209,7 @@ def sheet_mask(numbers, i, j, distances, bond_A: float = SHEET_BOND_A) -> np.nda
 
 def electrode_atoms(atoms: Atoms, *, bond_A: float | None = None) -> np.ndarray:
     """Boolean mask of the graphene electrode: carbons with at least three carbon neighbours
-    within ``bond_A`` (default :data:`multiscale.atomistic.graph.SHEET_BOND_A`, 1.8 Å).
+    within ``bond_A`` (default :data:`SHEET_BOND_A`, 1.8 Å).
 
     Found from the geometry, not from tags (ASE's default tag is 0 for every atom), so it works
     on any frame: in ethylene carbonate no carbon has more than one carbon neighbour. At least

@@ -9,7 +9,8 @@
    and CN do not depend on that choice). A first shell of one Li⁺ holds a few hundred distances
    per picosecond, so the peak is also placed on the Gaussian-broadened g(r)
    (:func:`smoothed_first_peak`) with a jackknife error over trajectories or time blocks
-   (:func:`compare_first_shells`, the CN too): a difference is only resolved where its interval is narrower than it.
+   (:func:`compare_first_shells`, the CN too): a difference is only resolved where its
+   interval is narrower than it.
 3. Response: E(F) on fixed configurations, ML vs reference, fitted to the Stark form
    E(F) = E(0) − μF − ½αF² (μ in e·Å, α in e·Å²/V); induced dipole μ(F) − μ(0).
 """
@@ -218,15 +219,7 @@ def rdf(frames, centres, partners, *, r_max_A: float = 5.0, n_bins: int = 200, l
         raise InputError("frames is empty; need at least one frame for an RDF")
     centres, partners = np.asarray(centres), np.asarray(partners)
     edges = np.linspace(0.0, r_max_A, n_bins + 1)
-    hist = np.zeros(n_bins)
-    is_partner = np.zeros(len(frames[0]), dtype=bool)
-    is_partner[partners] = True
-    is_centre = np.zeros(len(frames[0]), dtype=bool)
-    is_centre[centres] = True
-    for a in frames:
-        nl = neighbour_list(a.positions, a.cell, a.pbc, r_max_A)
-        sel = is_centre[nl.i] & is_partner[nl.j]
-        hist += np.histogram(nl.distances[sel], bins=edges)[0]
+    hist = np.histogram(np.concatenate(pair_distances(frames, centres, partners, r_max_A=r_max_A)), bins=edges)[0]
     n_f, n_a = len(frames), len(centres)
     rho = len(partners) / frames[0].get_volume()
     r = 0.5 * (edges[1:] + edges[:-1])
@@ -282,11 +275,8 @@ def reference_md_frames(db_path, *, field_V_per_A: float = 0.0, temperature_K: f
 
     rows = [a for a in load_dataset(db_path, split="train")
             if abs(a.info["field_V_per_A"] - field_V_per_A) < 1e-6 and abs(a.info["temperature_K"] - temperature_K) < 1e-6]
-    tasks: dict[str, list] = {}
-    for a in rows:
-        tasks.setdefault(a.info["task"], []).append(a)
     out = []
-    for frames in tasks.values():
+    for frames in trajectories(rows):
         frames.sort(key=lambda a: a.info["step"])
         out += frames[int(discard_fraction * len(frames)):]
     if not out:
@@ -351,14 +341,16 @@ PEAK_BANDWIDTH_A = 0.04
 
 
 def pair_distances(frames, centres, partners, *, r_max_A: float = 3.5) -> list[np.ndarray]:
-    """Per frame, the centre–partner distances below ``r_max_A`` (periodic images included) [Å]."""
-    centres, partners = np.asarray(centres, dtype=int), np.asarray(partners, dtype=int)
+    """Per frame, the centre–partner distances below ``r_max_A`` (periodic images included) [Å];
+    the frames share one atom order."""
+    if len(frames) == 0:
+        return []
+    is_c = np.zeros(len(frames[0]), dtype=bool)
+    is_c[np.asarray(centres, dtype=int)] = True
+    is_p = np.zeros(len(frames[0]), dtype=bool)
+    is_p[np.asarray(partners, dtype=int)] = True
     out = []
     for a in frames:
-        is_c = np.zeros(len(a), dtype=bool)
-        is_c[centres] = True
-        is_p = np.zeros(len(a), dtype=bool)
-        is_p[partners] = True
         nl = neighbour_list(a.positions, a.cell, a.pbc, r_max_A)
         out.append(nl.distances[is_c[nl.i] & is_p[nl.j]])
     return out
