@@ -48,11 +48,31 @@ class DescriptorSettings:
     radial_width_A: float = 0.45
     n_angular_radial: int = 3
     zetas: tuple = (1.0, 4.0)
+    #: width of the Gaussians of the angular functions' radial shells (in ρ = ½(r_ij + r_ik))
+    angular_width_A: float = 0.6
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["zetas"] = list(self.zetas)
         return d
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the setting and its allowed range."""
+        if not 2.0 <= self.cutoff_A <= 12.0:
+            raise InputError(f"descriptor.cutoff_A = {self.cutoff_A} must be in [2, 12] Å")
+        if not 1.6 <= self.angular_cutoff_A <= self.cutoff_A:
+            # the angular shells sit on [1.0, angular_cutoff_A − 0.5] Å
+            raise InputError(f"descriptor.angular_cutoff_A = {self.angular_cutoff_A} must be in [1.6, cutoff_A = "
+                             f"{self.cutoff_A}] Å")
+        if self.n_radial < 1 or self.n_angular_radial < 1:
+            raise InputError(f"descriptor.n_radial = {self.n_radial} and n_angular_radial = {self.n_angular_radial} "
+                             "must be >= 1")
+        for name in ("radial_width_A", "angular_width_A"):
+            if not 0.02 <= getattr(self, name) <= 3.0:
+                raise InputError(f"descriptor.{name} = {getattr(self, name)} must be in [0.02, 3] Å")
+        if not self.zetas or min(self.zetas) < 1.0:
+            # (1 ± cos θ)^(ζ−1) in the Jacobian is singular at θ = 0, π for ζ < 1
+            raise InputError(f"descriptor.zetas = {self.zetas} must be one or more values >= 1")
 
 
 @dataclass
@@ -92,7 +112,7 @@ class SymmetryFunctions(nn.Module):
         self.radial_eta = 1.0 / (2 * s.radial_width_A**2)
         self.register_buffer("ang_mu", torch.linspace(1.0, s.angular_cutoff_A - 0.5, s.n_angular_radial,
                                                       dtype=torch.float64))
-        self.ang_eta = 1.0 / (2 * 0.6**2)
+        self.ang_eta = 1.0 / (2 * s.angular_width_A**2)
         pair = torch.zeros(n_el, n_el, dtype=torch.long)
         k = 0
         for a in range(n_el):
@@ -197,7 +217,9 @@ class SymmetryFunctions(nn.Module):
         ang_row = tri_i * self.n_pairs + pidx
         ang = torch.zeros(n_atoms * self.n_pairs, terms.shape[1], dtype=vectors.dtype)
         ang = ang.index_add(0, ang_row, terms).view(n_atoms, self.n_angular_features)
-        jac.update(ang_row=ang_row, c_cos=c_cos, c_rij=c_rij, c_rik=c_rik, tri_j=tri_j, tri_k=tri_k,
+        # (T, A, 3): [∂/∂cosθ, ∂/∂r_ij, ∂/∂r_ik], the only angular factors contract() needs (kept
+        # fused and alone: training caches this per mini-batch, and it dominates that memory)
+        jac.update(ang_row=ang_row, c_all=torch.stack([c_cos, c_rij, c_rik], -1), tri_j=tri_j, tri_k=tri_k,
                    dcos_ij=(uik - cos[:, None] * uij) / rij[:, None],
                    dcos_ik=(uij - cos[:, None] * uik) / rik[:, None])
         return torch.cat([rad, ang], 1), jac
@@ -211,8 +233,6 @@ class SymmetryFunctions(nn.Module):
         c = torch.einsum("mpk,pk->mp", vr[:, jac["rad_row"], :], jac["rad_dg"].to(dE_dG.dtype))  # (M, P)
         gv = c[:, :, None] * jac["unit"].to(dE_dG.dtype)  # dE/dv_p, (M, P, 3)
         if jac.get("ang_row") is not None:
-            if "c_all" not in jac:  # (T, A, 3): [∂/∂cosθ, ∂/∂r_ij, ∂/∂r_ik], fused once per geometry
-                jac["c_all"] = torch.stack([jac["c_cos"], jac["c_rij"], jac["c_rik"]], -1)
             va = dE_dG[:, :, self.n_radial_features:].reshape(m, n * self.n_pairs, -1)
             w = va[:, jac["ang_row"], :]  # (M, T, A)
             coef = torch.einsum("mta,tac->mtc", w, jac["c_all"].to(dE_dG.dtype))  # (M, T, 3)

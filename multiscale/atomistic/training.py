@@ -122,11 +122,8 @@ class TrainingSettings:
                 raise InputError(f"{k} = {getattr(self, k)} must be >= 1")
         if not self.network.hidden or min(self.network.hidden) < 1:
             raise InputError(f"network.hidden = {self.network.hidden} must be one or more widths >= 1")
-        if not self.descriptor.zetas or min(self.descriptor.zetas) < 1.0:
-            # (1 ± cos θ)^(ζ−1) in the Jacobian is singular at θ = 0, π for ζ < 1
-            raise InputError(f"descriptor.zetas = {self.descriptor.zetas} must be one or more values >= 1")
-        if self.descriptor.n_angular_radial < 1:
-            raise InputError(f"descriptor.n_angular_radial = {self.descriptor.n_angular_radial} must be >= 1")
+        if self.architecture == "behler-parrinello":
+            self.descriptor.validate()
 
 
 def _targets(atoms_list) -> dict:

@@ -107,6 +107,14 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--angular-shells", default=3, show_default=True, type=click.IntRange(1, 16),
               help="Radial shells of the angular symmetry functions.")
 @click.option("--zetas", default="1,4", show_default=True, help="Angular exponents ζ (each with λ = ±1).")
+@click.option("--radial-functions", default=12, show_default=True, type=click.IntRange(1, 64),
+              help="Gaussians of the radial symmetry functions, evenly spaced on [0.7, cutoff − 0.3] Å.")
+@click.option("--radial-width", "radial_width_A", default=0.45, show_default=True, type=click.FloatRange(0.02, 3.0),
+              help="Width σ [Å] of each radial Gaussian (about their spacing resolves bond lengths).")
+@click.option("--angular-cutoff", "angular_cutoff_A", default=3.5, show_default=True,
+              type=click.FloatRange(1.6, 12.0), help="Cutoff of the angular symmetry functions [Å] (≤ --cutoff).")
+@click.option("--angular-width", "angular_width_A", default=0.6, show_default=True,
+              type=click.FloatRange(0.02, 3.0), help="Width σ [Å] of the angular functions' radial shells.")
 @click.option("--architecture", type=click.Choice(["behler-parrinello", "painn"]), default="behler-parrinello",
               show_default=True, help="Symmetry functions + element MLPs, or PaiNN message passing.")
 @click.option("--features", default=64, show_default=True, type=click.IntRange(4, 512),
@@ -137,7 +145,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
-          architecture, features, layers, rbf, switch_width_A, device, parallel_members, init_from, resume,
+          radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, architecture, features, layers, rbf,
+          switch_width_A, device, parallel_members, init_from, resume,
           baseline, sheet_energy, threads, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
@@ -154,7 +163,10 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 weight_force_electrode=electrode_force_weight,
                                 feature_std_floor=feature_std_floor,
                                 descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
-                                                              zetas=tuple(_floats(zetas))),
+                                                              zetas=tuple(_floats(zetas)), n_radial=radial_functions,
+                                                              radial_width_A=radial_width_A,
+                                                              angular_cutoff_A=angular_cutoff_A,
+                                                              angular_width_A=angular_width_A),
                                 network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden)),
                                                         sheet_energy_from_baseline=sheet_energy == "baseline"),
                                 architecture=architecture, device=device, parallel_members=parallel_members,
@@ -184,6 +196,8 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         f"--batch-size {batch_size} --learning-rate {learning_rate}"
                         f" --validation-split {validation_split} --electrode-force-weight {electrode_force_weight}"
                         f" --hidden {hidden} --cutoff {cutoff_A} --angular-shells {angular_shells} --zetas {zetas}"
+                        f" --radial-functions {radial_functions} --radial-width {radial_width_A}"
+                        f" --angular-cutoff {angular_cutoff_A} --angular-width {angular_width_A}"
                         f" --feature-std-floor {feature_std_floor} --architecture {architecture}"
                         + (f" --features {features} --layers {layers} --rbf {rbf} --switch-width {switch_width_A}"
                            f" --device {device}"
