@@ -15,10 +15,12 @@ SCHEMA = {
         "fields_V_per_A": Field(list, [-0.1, 0.0, 0.1], item_type=float, low=-0.5, high=0.5),
         "live_steps": Field(int, 400, low=0, high=10_000_000),
         "timestep_fs": Field(float, 0.5, low=0.05, high=5.0),
-        "potential": Field(str, "mlp_li_ec_graphene", choices=("mlp_li_ec_graphene", "mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_painn"),
+        "potential": Field(str, "mlp_li_ec_graphene", choices=("mlp_li_ec_graphene", "mlp_li_ec_graphene_pi",
+                                                                "mlp_li_ec_graphene_fine", "mlp_li_ec_graphene_painn"),
                            help="shipped ML potential of the MD and reactions stages: the fast symmetry-function "
                                 "ensemble (default; shipped trajectories are keyed to it), the same network on a "
-                                "graphene π-band baseline (half its held-out force error, live MD only), or the "
+                                "graphene π-band baseline (half its held-out force error, live MD only), that on a "
+                                "finer symmetry-function grid (models/mlp_li_ec_graphene_fine/card.md), or the "
                                 "~3x more accurate, ~14x slower message-passing one"),
     },
     "electrolyte": {

@@ -346,14 +346,15 @@ def test_out_of_plane_term_forces_and_fit():
     assert report["normal_force_rmse_after_meV_per_A"] < 1e-6
 
 
-def test_shipped_baseline_keeps_the_bare_sheet_stable():
-    """The shipped model's fitted out-of-plane correction is negative; the whole baseline must still
+@pytest.mark.parametrize("name", ["mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_fine"])
+def test_shipped_baseline_keeps_the_bare_sheet_stable(name):
+    """The shipped models' fitted out-of-plane correction is negative; the whole baseline must still
     resist every out-of-plane pattern of a flat sheet (one atom, sublattice buckle, ripple)."""
     from multiscale.atomistic.pi_electrons import sheet_energy_forces
     from multiscale.atomistic.training import load_ensemble
     from multiscale.resources import model_path
 
-    ens, _ = load_ensemble(model_path("mlp_li_ec_graphene_pi"))
+    ens, _ = load_ensemble(model_path(name))
     s = ens.baseline
     assert s is not None and s.bending_eV_per_A2 < 0 and len(s.bond_coefficients) == 4
     sheet = _sheet(6, 4)
