@@ -114,14 +114,11 @@ def test_stacked_members_equal_the_member_loop(precision):
         np.testing.assert_allclose(fast[k], slow[k], atol=tol * max(1.0, np.abs(slow[k]).max()), err_msg=k)
 
 
-def _shipped_symmetry_function_models():
-    from multiscale.resources import model_path
-
-    names = ["mlp_li_ec_graphene", "mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_fine"]
-    return [n for n in names if model_path(n, must_exist=False).exists()]
+# every shipped symmetry-function model: a missing one fails here rather than dropping out
+SHIPPED_SYMMETRY_FUNCTION_MODELS = ["mlp_li_ec_graphene", "mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_fine"]
 
 
-@pytest.mark.parametrize("name", _shipped_symmetry_function_models())
+@pytest.mark.parametrize("name", SHIPPED_SYMMETRY_FUNCTION_MODELS)
 def test_shipped_forces_are_minus_gradient(name):
     """Every shipped symmetry-function ensemble, with its baseline and core repulsion, in float64:
     the calculator's forces on electrolyte atoms and on a sheet carbon are −∂E/∂r by central
