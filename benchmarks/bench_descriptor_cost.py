@@ -2,7 +2,7 @@
 
 The radial/angular grid of ``DescriptorSettings`` sets how finely the model resolves bond
 lengths and what one MD step costs. This benchmark times, in one run, a 4-member ensemble
-(64-64 networks, untrained weights: the cost does not depend on their values) for each grid on
+(64-64 networks unless named, untrained weights: the cost does not depend on their values) for each grid on
 the 300-atom MD cell (forces + σ_F + charges, neighbour list included) and prints each call's
 time relative to the default grid, which is the anchor. The electrode is frozen as in ML-MD.
 
@@ -14,6 +14,8 @@ Grids (settable from ``multiscale potential train``):
   angular5     5 angular shells σ 0.3 Å; radial as default
   fine         radial32 + angular5 (``models/mlp_li_ec_graphene_fine``)
   fine_cut4    fine with the angular cutoff at 4.0 Å (more triplets)
+  fine_h128    fine with 128-128 element networks (capacity, not resolution)
+  fine_zeta4   fine with four angular exponents ζ = 1, 2, 4, 16 (angular resolution)
 """
 from __future__ import annotations
 
@@ -31,7 +33,12 @@ GRIDS = {
     "fine": dict(n_radial=32, radial_width_A=0.2, n_angular_radial=5, angular_width_A=0.3),
     "fine_cut4": dict(n_radial=32, radial_width_A=0.2, n_angular_radial=5, angular_width_A=0.3,
                       angular_cutoff_A=4.0),
+    "fine_h128": dict(n_radial=32, radial_width_A=0.2, n_angular_radial=5, angular_width_A=0.3),
+    "fine_zeta4": dict(n_radial=32, radial_width_A=0.2, n_angular_radial=5, angular_width_A=0.3,
+                       zetas=(1.0, 2.0, 4.0, 16.0)),
 }
+#: element-network widths where a variant differs from the 64-64 default
+HIDDEN = {"fine_h128": (128, 128)}
 
 
 def main(argv=None) -> dict:
@@ -52,7 +59,7 @@ def main(argv=None) -> dict:
     out: dict = dict(cell_atoms=None, threads=args.threads, grids={})
     for name, kw in GRIDS.items():
         settings = DescriptorSettings(cutoff_A=6.5, **kw)
-        members = [FieldAwarePotential(descriptor=settings, network=NetworkSettings(hidden=(64, 64)))
+        members = [FieldAwarePotential(descriptor=settings, network=NetworkSettings(hidden=HIDDEN.get(name, (64, 64))))
                    for _ in range(4)]
         for m in members:
             m.field_range.copy_(torch.tensor([-0.2, 0.2], dtype=torch.float64))
@@ -68,7 +75,7 @@ def main(argv=None) -> dict:
             big.get_forces()
             times.append(time.perf_counter() - t)
         out["cell_atoms"] = len(big)
-        out["grids"][name] = dict(settings=settings.to_dict(), n_features=int(members[0].descriptor.n_features),
+        out["grids"][name] = dict(settings=settings.to_dict(), hidden=list(HIDDEN.get(name, (64, 64))), n_features=int(members[0].descriptor.n_features),
                                   seconds_per_call=min(times), atom_steps_per_s=len(big) / min(times))
     anchor = out["grids"]["default"]["seconds_per_call"]
     for g in out["grids"].values():

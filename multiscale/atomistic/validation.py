@@ -103,6 +103,20 @@ def force_errors_by_element(ensemble, frames) -> dict:
             for lab in sorted(err)}
 
 
+def pooled_force_rmse(by_element: dict, *, exclude=("C_graphene",)) -> float:
+    """Force RMSE [meV/Å] over the atoms of ``by_element`` (from :func:`force_errors_by_element`) not in ``exclude``.
+
+    The default leaves out the graphene sheet, which ML-MD holds rigid
+    (:func:`multiscale.atomistic.system.freeze_electrode`): the result is the error on the atoms
+    whose forces drive the dynamics. ``exclude=()`` gives the all-atom RMSE back.
+    """
+    kept = {k: v for k, v in by_element.items() if k not in set(exclude)}
+    if not kept:
+        raise InputError(f"by_element has no atoms outside exclude = {tuple(exclude)}; keys: {sorted(by_element)}")
+    n = sum(v["n_atoms"] for v in kept.values())
+    return float(np.sqrt(sum(v["n_atoms"] * v["rmse_meV_per_A"] ** 2 for v in kept.values()) / n))
+
+
 def reference_nonlocality(atoms, calculator, centre: int, *, radius_A: float = 11.5, probe_radius_A: float = 1.5,
                           amplitude_A: float = 0.05, seed: int = 0, forces0=None) -> dict:
     """How much the reference forces near ``centre`` depend on atoms far away.

@@ -1,0 +1,41 @@
+"""Force-error bookkeeping of the validation layer: per element, pooled, electrolyte only."""
+import numpy as np
+import pytest
+
+from multiscale.atomistic import load_potential
+from multiscale.atomistic.labelling import load_dataset
+from multiscale.atomistic.validation import errors_by_field, force_errors_by_element, pooled_force_rmse
+from multiscale.errors import InputError
+from multiscale.resources import data_path
+
+
+@pytest.fixture(scope="module")
+def heldout_errors():
+    ens = load_potential().ensemble
+    frames = load_dataset(data_path("xtb_li_ec_graphene", "labels.db"), split="heldout")[:4]
+    return errors_by_field(ens, frames), force_errors_by_element(ens, frames)
+
+
+def test_pooling_every_element_gives_the_all_atom_rmse(heldout_errors):
+    by_field, by_element = heldout_errors
+    (all_atoms,) = [v["force_meV_per_A"] for v in by_field.values()]
+    assert pooled_force_rmse(by_element, exclude=()) == pytest.approx(all_atoms, rel=1e-9)
+
+
+def test_electrolyte_rmse_leaves_out_only_the_sheet(heldout_errors):
+    _, by_element = heldout_errors
+    assert "C_graphene" in by_element and by_element["C_graphene"]["n_atoms"] == 4 * 24
+    electrolyte = pooled_force_rmse(by_element)
+    # by hand: the atom-weighted mean square over the molecular elements
+    mol = [v for k, v in by_element.items() if k != "C_graphene"]
+    expected = np.sqrt(sum(v["n_atoms"] * v["rmse_meV_per_A"] ** 2 for v in mol) / sum(v["n_atoms"] for v in mol))
+    assert electrolyte == pytest.approx(expected)
+    lo = min(v["rmse_meV_per_A"] for v in mol)
+    hi = max(v["rmse_meV_per_A"] for v in mol)
+    assert lo <= electrolyte <= hi  # a weighted RMS lies between its parts
+
+
+def test_excluding_every_atom_is_a_clear_error(heldout_errors):
+    _, by_element = heldout_errors
+    with pytest.raises(InputError, match="exclude"):
+        pooled_force_rmse(by_element, exclude=tuple(by_element))
