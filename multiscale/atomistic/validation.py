@@ -284,11 +284,26 @@ def field_response(calc_ml, calc_ref_factory, atoms, fields_V_per_A) -> dict:
 
 def reference_md_frames(db_path, *, field_V_per_A: float = 0.0, temperature_K: float = 300.0,
                         discard_fraction: float = 0.5) -> list:
-    """Frames of the reference MD at (F, T) from a label database, first ``discard_fraction`` of each task dropped."""
+    """Frames of the reference MD at (F, T), first ``discard_fraction`` of each task dropped.
+
+    ``db_path`` is one label database or a sequence of them (read in order; a long reference set
+    is split over files to keep each small enough to track). A task found in two of them is an
+    error: the same trajectory would count twice in the jackknife over trajectories.
+    """
     from .labelling import load_dataset
 
-    rows = [a for a in load_dataset(db_path, split="train")
-            if abs(a.info["field_V_per_A"] - field_V_per_A) < 1e-6 and abs(a.info["temperature_K"] - temperature_K) < 1e-6]
+    paths = [db_path] if isinstance(db_path, (str, Path)) else list(db_path)
+    if not paths:
+        raise InputError("db_path: give at least one reference MD database")
+    rows, owner = [], {}
+    for path in paths:
+        for a in load_dataset(path, split="train"):
+            task = a.info.get("task")
+            if owner.setdefault(task, path) != path:
+                raise InputError(f"db_path: task {task!r} is in both {owner[task]} and {path}")
+            if (abs(a.info["field_V_per_A"] - field_V_per_A) < 1e-6
+                    and abs(a.info["temperature_K"] - temperature_K) < 1e-6):
+                rows.append(a)
     out = []
     for frames in trajectories(rows):
         frames.sort(key=lambda a: a.info["step"])
