@@ -78,6 +78,16 @@ class PiBandSettings:
     #: trained model's residual normal forces by :func:`fit_bending`; it may be negative, since it
     #: corrects the out-of-plane stiffness that the pair and π terms imply (fitted in-plane)
     bending_eV_per_A2: float = 0.0
+    #: optional σ valence-angle terms of the sheet, (a_θθ, a_rθ, a_rr) [eV, eV/Å, eV/Å²] of
+    #: Σ_i Σ_{j<k bonded to i} w_ij w_ik [a_θθ x² + a_rθ (d_ij + d_ik) x + a_rr d_ij d_ik],
+    #: x = cos θ_jik + ½ (0 at 120°), d = r − bond_A, w the bonds' switch. Fitted with the bond
+    #: term to the in-plane forces by :func:`fit_bond_terms` (``angles=True``); empty: none
+    angle_coefficients: tuple = ()
+    #: optional flexural (out-of-plane) force constants k_s [eV/Å²] of the neighbour shells
+    #: :data:`FLEXURAL_SHELLS` (1st … 5th neighbours): E = ¼ Σ_pairs(both orders) k(r_ij) (z_i − z_j)²,
+    #: k(r) = k_s inside shell s, switched smoothly between shells. Fitted on a trained model's
+    #: residual normal forces by :func:`fit_flexural`; empty: none
+    flexural_coefficients: tuple = ()
 
     def validate(self) -> "PiBandSettings":
         check_range("hopping_eV", self.hopping_eV, low=0.0, low_inclusive=False)
@@ -87,10 +97,18 @@ class PiBandSettings:
         if not 0.0 < self.switch_start_A < self.cutoff_A < 2.4:
             raise InputError(f"switch_start_A = {self.switch_start_A}, cutoff_A = {self.cutoff_A}: need "
                              "0 < switch_start_A < cutoff_A < 2.4 Å (nearest neighbours only)")
+        if self.angle_coefficients and (len(self.angle_coefficients) != N_ANGLE_TERMS or not self.bond_coefficients):
+            raise InputError(f"angle_coefficients = {self.angle_coefficients}: give {N_ANGLE_TERMS} values "
+                             "(a_θθ, a_rθ, a_rr), together with bond_coefficients, or none")
+        if len(self.flexural_coefficients) > len(FLEXURAL_SHELLS):
+            raise InputError(f"flexural_coefficients has {len(self.flexural_coefficients)} values; at most "
+                             f"{len(FLEXURAL_SHELLS)} (one per neighbour shell)")
         return self
 
     def to_dict(self) -> dict:
         return dict(asdict(self), bond_coefficients=[float(c) for c in self.bond_coefficients],
+                    angle_coefficients=[float(c) for c in self.angle_coefficients],
+                    flexural_coefficients=[float(c) for c in self.flexural_coefficients],
                     kind="graphene_pi_gamma")
 
     @classmethod
@@ -99,7 +117,8 @@ class PiBandSettings:
         if kind != "graphene_pi_gamma":
             raise InputError(f"baseline kind = {kind!r}; this package knows 'graphene_pi_gamma'")
         kw = {k: v for k, v in d.items() if k != "kind"}
-        kw["bond_coefficients"] = tuple(float(c) for c in kw.get("bond_coefficients", ()))
+        for key in ("bond_coefficients", "angle_coefficients", "flexural_coefficients"):
+            kw[key] = tuple(float(c) for c in kw.get(key, ()))
         return cls(**kw).validate()
 
 
@@ -256,11 +275,124 @@ def sheet_energy_forces(atoms, settings: PiBandSettings | None = None, *, sheet=
         return e, f
     e_b, f_b = _bond_energy_forces(nl, nl.distances, len(idx), s)  # the π term's list: same sheet, same cutoff
     f[idx] += f_b
+    if s.angle_coefficients:
+        t, g = _angle_basis(nl, len(idx), s)
+        c = np.asarray(s.angle_coefficients, dtype=float)
+        e_b += float(t @ c)
+        f[idx] += g @ c
+    if s.flexural_coefficients:
+        t, g = _flexural_basis(atoms.positions[idx], atoms.cell.array, atoms.pbc, s)
+        c = np.asarray(s.flexural_coefficients, dtype=float)
+        e_b += float(t @ c)
+        f[idx] += g @ c
     if s.bending_eV_per_A2:
         h, fz = _bending(nl, len(idx), s.sheet_bond_A)
         e_b += 0.5 * s.bending_eV_per_A2 * float(np.sum(h ** 2))
         f[idx, 2] += s.bending_eV_per_A2 * fz
     return e + e_b, f
+
+
+#: number of σ valence-angle terms (a_θθ, a_rθ, a_rr)
+N_ANGLE_TERMS = 3
+#: neighbour shells of the flexural force constants, in units of the bond length: the 1st … 5th
+#: neighbour distances of the ideal honeycomb (1, √3, 2, √7, 3), and the edges between them
+FLEXURAL_SHELLS = (1.0, 3 ** 0.5, 2.0, 7 ** 0.5, 3.0)
+FLEXURAL_EDGES = (0.7, 1.366, 1.866, 2.323, 2.823, 3.232)
+#: width [Å] over which k(r) switches from one shell's constant to the next
+FLEXURAL_SWITCH_A = 0.1
+
+
+def _triplets(nl):
+    """Pairs (p, q), p < q, of neighbour-list rows that start at the same atom (the angles j–i–k)."""
+    order = np.argsort(nl.i, kind="stable")
+    counts = np.bincount(nl.i, minlength=int(nl.i.max()) + 1 if len(nl.i) else 0)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    P, Q = [], []
+    for a in range(int(counts.max()) if len(counts) else 0):
+        for b in range(a + 1, int(counts.max())):
+            ok = counts > b
+            P.append(order[starts[ok] + a])
+            Q.append(order[starts[ok] + b])
+    if not P:
+        return np.zeros(0, int), np.zeros(0, int)
+    return np.concatenate(P), np.concatenate(Q)
+
+
+def _angle_basis(nl, n: int, s: PiBandSettings) -> tuple[np.ndarray, np.ndarray]:
+    """The three σ valence-angle energies T_m [eV per unit coefficient] and their forces (n, 3, 3).
+
+    T_0 = Σ w_j w_k x², T_1 = Σ w_j w_k (d_j + d_k) x, T_2 = Σ w_j w_k d_j d_k over the angles
+    (i; j, k) of the sheet's bond list, x = cos θ + ½, d = r − bond_A, w the bond switch.
+    Analytic: ∂cos θ/∂v_ij = (û_ik − cos θ û_ij)/r_ij, ∂r_ij/∂v_ij = û_ij.
+    """
+    P, Q = _triplets(nl)
+    t = np.zeros(N_ANGLE_TERMS)
+    forces = np.zeros((n, 3, N_ANGLE_TERMS))
+    if len(P) == 0:
+        return t, forces
+    r = nl.distances
+    u = nl.vectors / r[:, None]
+    w, dw = _switch(r, s.switch_start_A, s.cutoff_A)
+    d = r - s.bond_A
+    cos = np.sum(u[P] * u[Q], axis=1)
+    x = cos + 0.5
+    ww = w[P] * w[Q]
+    dsum = d[P] + d[Q]
+    t[:] = [np.sum(ww * x * x), np.sum(ww * dsum * x), np.sum(ww * d[P] * d[Q])]
+    # ∂T/∂r_p, ∂T/∂r_q and ∂T/∂cos per angle, one column per term
+    dr_p = np.stack([dw[P] * w[Q] * x * x, dw[P] * w[Q] * dsum * x + ww * x,
+                     dw[P] * w[Q] * d[P] * d[Q] + ww * d[Q]], 1)
+    dr_q = np.stack([w[P] * dw[Q] * x * x, w[P] * dw[Q] * dsum * x + ww * x,
+                     w[P] * dw[Q] * d[P] * d[Q] + ww * d[P]], 1)
+    dcos = np.stack([2 * ww * x, ww * dsum, np.zeros_like(x)], 1)
+    dcos_dvp = (u[Q] - cos[:, None] * u[P]) / r[P][:, None]
+    dcos_dvq = (u[P] - cos[:, None] * u[Q]) / r[Q][:, None]
+    g_p = dr_p[:, None, :] * u[P][:, :, None] + dcos[:, None, :] * dcos_dvp[:, :, None]  # dT/dv_p (A, 3, 3)
+    g_q = dr_q[:, None, :] * u[Q][:, :, None] + dcos[:, None, :] * dcos_dvq[:, :, None]
+    # v_p = R_j(+image) − R_i: dE/dR_j += dT/dv_p, dE/dR_i −= dT/dv_p; forces are −dE/dR
+    np.add.at(forces, nl.j[P], -g_p)
+    np.add.at(forces, nl.i[P], g_p)
+    np.add.at(forces, nl.j[Q], -g_q)
+    np.add.at(forces, nl.i[Q], g_q)
+    return t, forces
+
+
+def _smooth_step(x: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """0 for x ≤ −width/2, 1 for x ≥ width/2, cosine in between; and its derivative."""
+    y = np.clip(x / width + 0.5, 0.0, 1.0)
+    inside = (y > 0) & (y < 1)
+    return 0.5 * (1.0 - np.cos(np.pi * y)), np.where(inside, 0.5 * np.pi / width * np.sin(np.pi * y), 0.0)
+
+
+def _flexural_basis(positions, cell, pbc, s: PiBandSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Energies T_s = ¼ Σ_pairs B_s(r) (z_i − z_j)² per shell and their forces (n, 3, n_shells).
+
+    B_s(r) = step(r − e_s) − step(r − e_{s+1}) with the edges :data:`FLEXURAL_EDGES` × bond_A:
+    1 inside shell s, switched over :data:`FLEXURAL_SWITCH_A` at its edges, so E and F are
+    continuous whatever the pair distances do. The list has both orders of each pair, hence ¼.
+    """
+    from .neighbours import neighbour_list
+
+    n_s = len(s.flexural_coefficients) or len(FLEXURAL_SHELLS)
+    n = len(positions)
+    edges = np.asarray(FLEXURAL_EDGES[:n_s + 1]) * s.bond_A
+    nl = neighbour_list(positions, cell, pbc, edges[-1] + FLEXURAL_SWITCH_A)
+    r = nl.distances
+    u = nl.vectors / r[:, None]
+    dz = nl.vectors[:, 2]  # z_j − z_i (the sheet lies in the xy plane, as in every cell of this package)
+    steps = [_smooth_step(r - e, FLEXURAL_SWITCH_A) for e in edges]
+    t = np.zeros(n_s)
+    forces = np.zeros((n, 3, n_s))
+    for k in range(n_s):
+        b = steps[k][0] - steps[k + 1][0]
+        db = steps[k][1] - steps[k + 1][1]
+        t[k] = 0.25 * np.sum(b * dz ** 2)
+        # dT/dv (v = R_j − R_i): ¼ [db û dz² + 2 b dz ẑ]; each pair's two orders give the ½ back
+        g = 0.25 * db[:, None] * dz[:, None] ** 2 * u
+        g[:, 2] += 0.5 * b * dz
+        np.add.at(forces[:, :, k], nl.j, -g)
+        np.add.at(forces[:, :, k], nl.i, g)
+    return t, forces
 
 
 def _bending(nl, n: int, bond_A: float) -> tuple[np.ndarray, np.ndarray]:
@@ -323,14 +455,45 @@ def bond_force_columns(atoms, sheet, settings: PiBandSettings) -> np.ndarray:
 N_BOND_TERMS = 4
 
 
+def angle_force_columns(atoms, sheet, settings: PiBandSettings) -> np.ndarray:
+    """(n_sheet, 3, N_ANGLE_TERMS): the force of each valence-angle coefficient on the sheet atoms (for fitting)."""
+    from .neighbours import neighbour_list
+
+    nl = neighbour_list(atoms.positions[sheet], atoms.cell.array, atoms.pbc, settings.cutoff_A)
+    return _angle_basis(nl, len(sheet), settings)[1]
+
+
+def _trimmed_lstsq(A_blocks, y_blocks, trim: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares over frames (one block of rows each), refitted once without the frames whose
+    residual RMS exceeds ``trim`` × the median frame's. Returns (coefficients, frames kept)."""
+    A, y = np.concatenate(A_blocks), np.concatenate(y_blocks)
+    c, *_ = np.linalg.lstsq(A, y, rcond=None)
+    keep = np.ones(len(A_blocks), dtype=bool)
+    if trim is not None:
+        rms = np.array([np.sqrt(np.mean((yb - Ab @ c) ** 2)) for Ab, yb in zip(A_blocks, y_blocks)])
+        keep = rms <= trim * np.median(rms)
+        if not keep.all():
+            c, *_ = np.linalg.lstsq(np.concatenate([b for b, k in zip(A_blocks, keep) if k]),
+                                    np.concatenate([b for b, k in zip(y_blocks, keep) if k]), rcond=None)
+    return c, keep
+
+
 def fit_bond_terms(frames, settings: PiBandSettings | None = None, *, max_frames: int = 400,
-                   seed: int = 0) -> tuple[PiBandSettings, dict]:
+                   seed: int = 0, angles: bool = False, trim: float | None = None) -> tuple[PiBandSettings, dict]:
     """Fit the σ-bond coefficients by least squares to the in-plane forces on the sheet carbons
-    of labelled ``frames``, minus the π term (whose parameters are kept).
+    of labelled ``frames``, minus the π term (whose parameters are kept); with ``angles`` the
+    valence-angle coefficients too, jointly.
 
     In-plane only: the sheet's forces normal to it come from the electrolyte and the field,
-    which the network describes. Returns the settings with ``bond_coefficients`` and a dict
-    with the fit's RMS errors [meV/Å] (reference, π only, π + bonds) on the frames used.
+    which the network describes. Returns the settings with ``bond_coefficients`` (and
+    ``angle_coefficients``) and a dict with the fit's RMS errors [meV/Å] (π only, π + the
+    fitted terms) on the frames used.
+
+    ``trim``: refit without the frames whose in-plane residual RMS exceeds ``trim`` × the median
+    frame's. Frames where electrolyte atoms press into the sheet (the configurations active
+    learning collects where ML-MD failed: median 180, worst 3,000 meV/Å after a fit that gives
+    60 on ordinary frames) have in-plane sheet forces that are interaction, not σ framework,
+    and would otherwise set the coefficients. None keeps every frame (the behaviour before).
     """
     s = (settings or PiBandSettings()).validate()
     with_sheet = [a for a in frames if len(sheet_carbons(a, s.sheet_bond_A))]
@@ -342,16 +505,58 @@ def fit_bond_terms(frames, settings: PiBandSettings | None = None, *, max_frames
     for k in np.sort(pick):
         a = with_sheet[k]
         sheet = sheet_carbons(a, s.sheet_bond_A)
-        A.append(bond_force_columns(a, sheet, s)[:, :2].reshape(-1, N_BOND_TERMS))
+        cols = bond_force_columns(a, sheet, s)
+        if angles:
+            cols = np.concatenate([cols, angle_force_columns(a, sheet, s)], axis=2)
+        A.append(cols[:, :2].reshape(-1, cols.shape[2]))
         y.append((a.get_forces() - pi_band_energy_forces(a, s, sheet=sheet)[1])[sheet][:, :2].ravel())
-    A, y = np.concatenate(A), np.concatenate(y)
-    c, *_ = np.linalg.lstsq(A, y, rcond=None)
+    c, keep = _trimmed_lstsq(A, y, trim)
+    A, y = np.concatenate([b for b, k in zip(A, keep) if k]), np.concatenate([b for b, k in zip(y, keep) if k])
     ref = np.sqrt(np.mean((y + 0.0) ** 2))
-    report = dict(n_frames=len(pick), pi_only_rmse_meV_per_A=float(ref * 1e3),
-                  pi_plus_bonds_rmse_meV_per_A=float(np.sqrt(np.mean((y - A @ c) ** 2)) * 1e3))
+    report = dict(n_frames=int(keep.sum()), n_frames_trimmed=int((~keep).sum()),
+                  pi_only_rmse_meV_per_A=float(ref * 1e3),
+                  pi_plus_bonds_rmse_meV_per_A=float(np.sqrt(np.mean((y - A @ c) ** 2)) * 1e3), angles=bool(angles),
+                  trim=trim)
     from dataclasses import replace
 
-    return replace(s, bond_coefficients=tuple(float(x) for x in c)).validate(), report
+    return replace(s, bond_coefficients=tuple(float(x) for x in c[:N_BOND_TERMS]),
+                   angle_coefficients=tuple(float(x) for x in c[N_BOND_TERMS:])).validate(), report
+
+
+def fit_flexural(frames, predicted_forces, settings: PiBandSettings, *,
+                 trim: float | None = 3.0) -> tuple[PiBandSettings, dict]:
+    """Flexural force constants k_s by least squares on the residual forces normal to the sheet,
+    reference − ``predicted_forces`` (a trained model's, baseline included, for the same frames).
+
+    Why: the sheet's normal forces track its corrugation through more than its nearest
+    neighbours (the Γ-point metal again); a single ½ k Σ h² term left 290 meV/Å of them on
+    held-out frames, the five-shell force-constant model of the ZA phonon branch (Wirtz & Rubio,
+    Solid State Commun. 131, 141 (2004), fitted to graphene's flexural branch with four or five
+    shells) is linear in its constants. Returns the settings with the fit added to
+    ``flexural_coefficients`` and the RMS errors [meV/Å] before and after, on the frames kept
+    (``trim`` as in :func:`fit_bond_terms`).
+    """
+    from dataclasses import replace
+
+    s = settings.validate()
+    n_s = len(FLEXURAL_SHELLS)
+    x, y = [], []
+    for a, f_pred in zip(frames, predicted_forces):
+        sheet = sheet_carbons(a, s.sheet_bond_A)
+        if len(sheet):
+            full = replace(s, flexural_coefficients=(0.0,) * n_s)
+            x.append(_flexural_basis(a.positions[sheet], a.cell.array, a.pbc, full)[1][:, 2, :])
+            y.append((a.get_forces() - f_pred)[sheet, 2])
+    if not x:
+        raise InputError("no frame has a graphene sheet; the flexural terms cannot be fitted")
+    k, keep = _trimmed_lstsq(x, y, trim)
+    x, y = np.concatenate([b for b, m in zip(x, keep) if m]), np.concatenate([b for b, m in zip(y, keep) if m])
+    old = np.zeros(n_s)
+    old[:len(s.flexural_coefficients)] = s.flexural_coefficients
+    report = dict(n_frames=int(keep.sum()), n_frames_trimmed=int((~keep).sum()), fitted_eV_per_A2=[float(v) for v in k],
+                  normal_force_rmse_before_meV_per_A=float(np.sqrt(np.mean(y ** 2)) * 1e3),
+                  normal_force_rmse_after_meV_per_A=float(np.sqrt(np.mean((y - x @ k) ** 2)) * 1e3))
+    return replace(s, flexural_coefficients=tuple(float(v) for v in old + k)).validate(), report
 
 
 def subtract_baseline(frames, settings: PiBandSettings) -> list:

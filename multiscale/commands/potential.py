@@ -132,13 +132,14 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="Continue training from the trained ensemble in this folder (same architecture and settings; "
                    "fresh optimiser at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
-@click.option("--baseline", type=click.Choice(["none", "graphene-pi", "graphene-pi-bonds"]), default="none",
-              show_default=True,
+@click.option("--baseline", type=click.Choice(["none", "graphene-pi", "graphene-pi-bonds", "graphene-pi-vff"]),
+              default="none", show_default=True,
               help="Physics term the network learns on top of: 'graphene-pi' is the Γ-point Hückel π-band "
                    "energy of the graphene sheet (multiscale.atomistic.pi_electrons), whose forces are not local; "
-                   "'graphene-pi-bonds' adds a σ-bond pair term fitted to the sheet's in-plane forces.")
+                   "'graphene-pi-bonds' adds a σ-bond pair term fitted to the sheet's in-plane forces; "
+                   "'graphene-pi-vff' fits σ valence-angle terms with it (a valence force field).")
 @click.option("--sheet-energy", type=click.Choice(["network", "baseline"]), default="network", show_default=True,
-              help="'baseline': the sheet's own atomic energies come from the baseline (needs graphene-pi-bonds); "
+              help="'baseline': the sheet's own atomic energies come from the baseline (needs its bond terms); "
                    "the network keeps the electrolyte and its interaction with the sheet.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
@@ -177,11 +178,14 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                                                        switch_width_A=switch_width_A))
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
     bond_fit = None
-    if baseline == "graphene-pi-bonds":
-        fitted, bond_fit = fit_bond_terms(frames, seed=seed)
+    if baseline in ("graphene-pi-bonds", "graphene-pi-vff"):
+        vff = baseline == "graphene-pi-vff"  # fitted robustly (trim: fit_bond_terms says why)
+        fitted, bond_fit = fit_bond_terms(frames, seed=seed, angles=vff, trim=3.0 if vff else None)
         settings.baseline = fitted.to_dict()
         if not quiet:
-            click.echo(f"σ-bond term of the sheet fitted on {bond_fit['n_frames']} frames: in-plane sheet force RMS "
+            what = "σ-bond and valence-angle terms" if bond_fit["angles"] else "σ-bond term"
+            click.echo(f"{what} of the sheet fitted on {bond_fit['n_frames']} frames ({bond_fit['n_frames_trimmed']} "
+                       "trimmed): in-plane sheet force RMS "
                        f"{bond_fit['pi_only_rmse_meV_per_A']:.0f} → {bond_fit['pi_plus_bonds_rmse_meV_per_A']:.0f} meV/Å")
     settings.validate()
     previous = _previous_commands(out_dir) if resume else (_previous_commands(init_from) if init_from else [])
@@ -388,18 +392,22 @@ def core(db_paths, out_dir) -> None:
               help="Use every n-th training frame for the fit.")
 @click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, exists=True),
               help="Folder of a trained ensemble with a graphene baseline (rewritten in place).")
-def bending(db_paths, frame_stride, model_dir) -> None:
+@click.option("--terms", type=click.Choice(["bending", "flexural"]), default="bending", show_default=True,
+              help="'bending': one constant k of ½ k Σ h²; 'flexural': force constants of five neighbour shells "
+                   "(pi_electrons.fit_flexural), added to what the baseline has.")
+def bending(db_paths, frame_stride, model_dir, terms) -> None:
     """Fit the sheet's out-of-plane correction to a trained model's residual normal forces.
 
-    The π and σ-bond terms are fitted to in-plane forces; what they and the network leave of the
-    sheet's normal forces that tracks its corrugation is this term (k ½ Σ h²). Fitted on the
-    training frames, stored in the model's baseline (ensemble.json, atomically).
+    The π, σ-bond and angle terms are fitted to in-plane forces; what they and the network leave
+    of the sheet's normal forces that tracks its corrugation is this term (k ½ Σ h², or the
+    flexural force constants with --terms flexural). Fitted on the training frames, stored in
+    the model's baseline (ensemble.json, atomically).
     """
     import json
     from pathlib import Path
 
     from ..atomistic.labelling import load_training_frames
-    from ..atomistic.pi_electrons import fit_bending
+    from ..atomistic.pi_electrons import fit_bending, fit_flexural
     from ..atomistic.training import load_ensemble
     from ..atomistic.validation import predict_frames
     from ..errors import InputError
@@ -410,15 +418,18 @@ def bending(db_paths, frame_stride, model_dir) -> None:
         raise InputError(f"model {model_dir} has no graphene baseline; train it with --baseline graphene-pi-bonds")
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
     pred = [p["forces"] for p in predict_frames(ens, frames)]
-    fitted, report = fit_bending(frames, pred, ens.baseline)
+    fitted, report = (fit_flexural if terms == "flexural" else fit_bending)(frames, pred, ens.baseline)
     info["baseline"] = fitted.to_dict()
     meta = info.setdefault("meta", {})
     dbs = " ".join(f"--db {d}" for d in db_paths)
-    meta["bending_fit"] = dict(report, command=f"multiscale potential bending {dbs} --frame-stride {frame_stride} "
-                                               f"--model {model_dir}")
+    meta[f"{terms}_fit"] = dict(report, command=f"multiscale potential bending {dbs} --frame-stride {frame_stride} "
+                                                f"--model {model_dir}" + (" --terms flexural" if terms == "flexural"
+                                                                          else ""))
     with atomic_path(Path(model_dir) / "ensemble.json") as tmp:
         tmp.write_text(json.dumps(info, indent=2, default=float))
-    click.echo(f"out-of-plane term k = {fitted.bending_eV_per_A2:.3f} eV/Å² on {len(frames)} frames: sheet normal force "
+    constants = (f"flexural force constants {', '.join(f'{k:.2f}' for k in fitted.flexural_coefficients)} eV/Å²"
+                 if terms == "flexural" else f"out-of-plane term k = {fitted.bending_eV_per_A2:.3f} eV/Å²")
+    click.echo(f"{constants} on {len(frames)} frames: sheet normal force "
                f"RMSE {report['normal_force_rmse_before_meV_per_A']:.0f} → "
                f"{report['normal_force_rmse_after_meV_per_A']:.0f} meV/Å; wrote {model_dir}/ensemble.json")
 

@@ -107,3 +107,24 @@ def test_bending_fits_the_out_of_plane_term_into_a_trained_model(tmp_path, capsy
     assert "out-of-plane term" in stdout
     code, _, err = run_cli(["potential", "bending", "--db", db, "--model", str(tmp_path)], capsys)
     assert code != 0 and len(err.strip().splitlines()) == 1
+
+
+def test_valence_force_field_baseline_and_flexural_fit_through_the_cli(tmp_path, capsys):
+    from multiscale.resources import data_path
+
+    db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
+    out = tmp_path / "m"
+    code, stdout, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(out),
+                                 "--members", "4", "--epochs", "1", "--hidden", "8", "--baseline", "graphene-pi-vff",
+                                 "--sheet-energy", "baseline"], capsys)
+    assert code == 0, err
+    info = json.loads((out / "ensemble.json").read_text())
+    assert len(info["baseline"]["angle_coefficients"]) == 3 and info["meta"]["bond_term_fit"]["angles"]
+    assert "valence-angle" in stdout and info["meta"]["command"].endswith("--baseline graphene-pi-vff --sheet-energy baseline")
+    code, stdout, err = run_cli(["potential", "bending", "--db", db, "--frame-stride", "1000", "--model", str(out),
+                                 "--terms", "flexural"], capsys)
+    assert code == 0, err
+    info = json.loads((out / "ensemble.json").read_text())
+    assert len(info["baseline"]["flexural_coefficients"]) == 5 and info["baseline"]["bending_eV_per_A2"] == 0.0
+    assert info["meta"]["flexural_fit"]["command"].endswith("--terms flexural")
+    assert "flexural force constants" in stdout
