@@ -37,6 +37,19 @@ The σ bonds. An optional pair term over the sheet's bonds, V(r) = Σ_k c_k (r �
 mechanics (`benchmarks/bench_pi_baseline.py`: 171 meV/Å in-plane on held-out packings, where
 the bond term alone gives 828 and the shipped network 655).
 
+The σ framework's angles (2026-12-06). A pair term cannot resist bond-angle bending, which
+carries much of the in-plane force. Three valence-angle terms per angle j–i–k (angle bending,
+stretch–bend and stretch–stretch couplings, ``angle_coefficients``; the in-plane part of a
+valence force field), fitted jointly with the bond term, take the in-plane residual from 171 to
+61 meV/Å on held-out packings (`benchmarks/bench_pi_baseline.py`).
+
+The flexural force constants (2026-12-06). The sheet's normal forces track its corrugation
+through more than its nearest neighbours: the single ½ k Σ h² term left 290 meV/Å of them on
+held-out packings and 440 on equilibrium (2.4 ps) reference frames, out of 430 and 525 RMS.
+Harmonic force constants over five neighbour shells (``flexural_coefficients``, the
+Born–von Kármán model of the ZA branch) leave 58 and 76, fitted on a trained model's
+residual normal forces (:func:`fit_flexural`).
+
 Use. A Δ-learning baseline (``baseline`` of a trained ensemble): the network learns reference −
 baseline and the calculator adds it back. With ``NetworkSettings.sheet_energy_from_baseline``
 the network's own atomic energies of the sheet carbons are masked, so the sheet's internal

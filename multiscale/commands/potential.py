@@ -132,12 +132,14 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="Continue training from the trained ensemble in this folder (same architecture and settings; "
                    "fresh optimiser at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
-@click.option("--baseline", type=click.Choice(["none", "graphene-pi", "graphene-pi-bonds", "graphene-pi-vff"]),
+@click.option("--baseline",
+              type=click.Choice(["none", "graphene-pi", "graphene-pi-bonds", "graphene-pi-vff", "inherit"]),
               default="none", show_default=True,
               help="Physics term the network learns on top of: 'graphene-pi' is the Γ-point Hückel π-band "
                    "energy of the graphene sheet (multiscale.atomistic.pi_electrons), whose forces are not local; "
                    "'graphene-pi-bonds' adds a σ-bond pair term fitted to the sheet's in-plane forces; "
-                   "'graphene-pi-vff' fits σ valence-angle terms with it (a valence force field).")
+                   "'graphene-pi-vff' fits σ valence-angle terms with it (a valence force field); 'inherit' "
+                   "keeps the --init-from ensemble's baseline as it is (e.g. after `potential bending`).")
 @click.option("--sheet-energy", type=click.Choice(["network", "baseline"]), default="network", show_default=True,
               help="'baseline': the sheet's own atomic energies come from the baseline (needs its bond terms); "
                    "the network keeps the electrolyte and its interaction with the sheet.")
@@ -172,7 +174,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                                         sheet_energy_from_baseline=sheet_energy == "baseline"),
                                 architecture=architecture, device=device, parallel_members=parallel_members,
                                 init_from=init_from,
-                                baseline=PiBandSettings().to_dict() if baseline.startswith("graphene-pi") else None,
+                                baseline=_initial_baseline(baseline, init_from),
                                 message_passing=MessagePassingSettings(cutoff_A=cutoff_A, n_features=features,
                                                                        n_layers=layers, n_rbf=rbf,
                                                                        switch_width_A=switch_width_A))
@@ -223,6 +225,21 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     best = [round(float(np.nanmin(col)), 4) for col in vf.T] if vf.size else None
     click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
                f"best validation force RMSE per member {best} eV/Å; wrote {out_dir}")
+
+
+def _initial_baseline(kind: str, init_from) -> dict | None:
+    """The baseline a training run starts from (the bond and angle fits come after, on the frames)."""
+    import json
+    from pathlib import Path
+
+    from ..atomistic.pi_electrons import PiBandSettings
+
+    if kind == "inherit":
+        if not init_from:
+            raise click.BadParameter("'inherit' takes the baseline of the --init-from ensemble; give --init-from",
+                                     param_hint="--baseline")
+        return json.loads((Path(init_from) / "ensemble.json").read_text()).get("baseline")
+    return PiBandSettings().to_dict() if kind.startswith("graphene-pi") else None
 
 
 @command.command("md")
@@ -392,22 +409,25 @@ def core(db_paths, out_dir) -> None:
               help="Use every n-th training frame for the fit.")
 @click.option("--model", "model_dir", required=True, type=click.Path(file_okay=False, exists=True),
               help="Folder of a trained ensemble with a graphene baseline (rewritten in place).")
-@click.option("--terms", type=click.Choice(["bending", "flexural"]), default="bending", show_default=True,
+@click.option("--terms", type=click.Choice(["bending", "flexural", "valence"]), default="bending", show_default=True,
               help="'bending': one constant k of ½ k Σ h²; 'flexural': force constants of five neighbour shells "
-                   "(pi_electrons.fit_flexural), added to what the baseline has.")
+                   "(pi_electrons.fit_flexural), added to what the baseline has; 'valence': refit the σ bond and "
+                   "valence-angle terms to the in-plane sheet forces (replacing the bond terms, robustly: "
+                   "pi_electrons.fit_bond_terms with angles and trim 3).")
 def bending(db_paths, frame_stride, model_dir, terms) -> None:
-    """Fit the sheet's out-of-plane correction to a trained model's residual normal forces.
+    """Fit the sheet's baseline terms of a trained model (ensemble.json rewritten atomically).
 
     The π, σ-bond and angle terms are fitted to in-plane forces; what they and the network leave
-    of the sheet's normal forces that tracks its corrugation is this term (k ½ Σ h², or the
-    flexural force constants with --terms flexural). Fitted on the training frames, stored in
-    the model's baseline (ensemble.json, atomically).
+    of the sheet's normal forces that tracks its corrugation is the out-of-plane term (k ½ Σ h²,
+    or the flexural force constants with --terms flexural), fitted to the model's residual
+    normal forces. --terms valence refits the in-plane σ terms of an existing model (the network
+    is untouched: continue training with `train --init-from DIR --baseline inherit`).
     """
     import json
     from pathlib import Path
 
     from ..atomistic.labelling import load_training_frames
-    from ..atomistic.pi_electrons import fit_bending, fit_flexural
+    from ..atomistic.pi_electrons import fit_bending, fit_bond_terms, fit_flexural
     from ..atomistic.training import load_ensemble
     from ..atomistic.validation import predict_frames
     from ..errors import InputError
@@ -417,19 +437,27 @@ def bending(db_paths, frame_stride, model_dir, terms) -> None:
     if ens.baseline is None:
         raise InputError(f"model {model_dir} has no graphene baseline; train it with --baseline graphene-pi-bonds")
     frames = load_training_frames(db_paths, frame_stride=frame_stride)
-    pred = [p["forces"] for p in predict_frames(ens, frames)]
-    fitted, report = (fit_flexural if terms == "flexural" else fit_bending)(frames, pred, ens.baseline)
+    if terms == "valence":
+        fitted, report = fit_bond_terms(frames, ens.baseline, angles=True, trim=3.0)
+    else:
+        pred = [p["forces"] for p in predict_frames(ens, frames)]
+        fitted, report = (fit_flexural if terms == "flexural" else fit_bending)(frames, pred, ens.baseline)
     info["baseline"] = fitted.to_dict()
     meta = info.setdefault("meta", {})
     dbs = " ".join(f"--db {d}" for d in db_paths)
     meta[f"{terms}_fit"] = dict(report, command=f"multiscale potential bending {dbs} --frame-stride {frame_stride} "
-                                                f"--model {model_dir}" + (" --terms flexural" if terms == "flexural"
+                                                f"--model {model_dir}" + (f" --terms {terms}" if terms != "bending"
                                                                           else ""))
     with atomic_path(Path(model_dir) / "ensemble.json") as tmp:
         tmp.write_text(json.dumps(info, indent=2, default=float))
+    if terms == "valence":
+        click.echo(f"σ bond and valence-angle terms refitted on {report['n_frames']} frames "
+                   f"({report['n_frames_trimmed']} trimmed): in-plane sheet force RMS {report['pi_only_rmse_meV_per_A']:.0f}"
+                   f" → {report['pi_plus_bonds_rmse_meV_per_A']:.0f} meV/Å; wrote {model_dir}/ensemble.json")
+        return
     constants = (f"flexural force constants {', '.join(f'{k:.2f}' for k in fitted.flexural_coefficients)} eV/Å²"
                  if terms == "flexural" else f"out-of-plane term k = {fitted.bending_eV_per_A2:.3f} eV/Å²")
-    click.echo(f"{constants} on {len(frames)} frames: sheet normal force "
+    click.echo(f"{constants} on {report['n_frames']} frames: sheet normal force "
                f"RMSE {report['normal_force_rmse_before_meV_per_A']:.0f} → "
                f"{report['normal_force_rmse_after_meV_per_A']:.0f} meV/Å; wrote {model_dir}/ensemble.json")
 

@@ -128,3 +128,19 @@ def test_valence_force_field_baseline_and_flexural_fit_through_the_cli(tmp_path,
     assert len(info["baseline"]["flexural_coefficients"]) == 5 and info["baseline"]["bending_eV_per_A2"] == 0.0
     assert info["meta"]["flexural_fit"]["command"].endswith("--terms flexural")
     assert "flexural force constants" in stdout
+    # refit the in-plane σ terms of the trained model, then continue training on the whole baseline
+    code, stdout, err = run_cli(["potential", "bending", "--db", db, "--frame-stride", "1000", "--model", str(out),
+                                 "--terms", "valence"], capsys)
+    assert code == 0, err
+    assert "valence-angle terms refitted" in stdout
+    refit = json.loads((out / "ensemble.json").read_text())["baseline"]
+    assert refit["flexural_coefficients"] == info["baseline"]["flexural_coefficients"]
+    more = tmp_path / "m2"
+    code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(more),
+                            "--members", "4", "--epochs", "1", "--hidden", "8", "--init-from", str(out),
+                            "--baseline", "inherit", "--sheet-energy", "baseline", "--quiet"], capsys)
+    assert code == 0, err
+    assert json.loads((more / "ensemble.json").read_text())["baseline"] == refit
+    code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m3"), "--baseline", "inherit",
+                            "--quiet"], capsys)
+    assert code != 0 and "--init-from" in err

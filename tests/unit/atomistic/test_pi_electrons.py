@@ -473,3 +473,25 @@ def test_angle_and_flexural_settings_are_checked():
         PiBandSettings(angle_coefficients=(1.0, 2.0, 3.0)).validate()  # without bond terms
     with pytest.raises(InputError, match="flexural_coefficients"):
         PiBandSettings(flexural_coefficients=(1.0,) * 6).validate()
+
+
+def test_trimmed_fit_ignores_frames_whose_sheet_forces_are_not_the_sheets():
+    """A frame whose in-plane sheet forces carry a large foreign push (an electrolyte molecule
+    pressed into the sheet) moves an ordinary least-squares fit; the trimmed fit drops it."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from multiscale.atomistic.pi_electrons import fit_bond_terms, sheet_energy_forces
+
+    frames = []
+    for seed in range(8):
+        b = _distorted_interface(seed=70 + seed, amplitude_A=0.02)
+        e, fb = sheet_energy_forces(b, VFF)
+        if seed == 0:  # the foreign push, on the sheet only
+            fb[_on_sheet(b)] += np.random.default_rng(1).normal(scale=3.0, size=(24, 3))
+        b.calc = SinglePointCalculator(b, energy=e, forces=fb)
+        frames.append(b)
+    plain, rep_plain = fit_bond_terms(frames, angles=True)
+    trimmed, rep = fit_bond_terms(frames, angles=True, trim=3.0)
+    assert rep["n_frames_trimmed"] == 1 and rep_plain["n_frames_trimmed"] == 0
+    np.testing.assert_allclose(trimmed.angle_coefficients, VFF.angle_coefficients, rtol=1e-5, atol=1e-5)
+    assert np.abs(np.subtract(plain.angle_coefficients, VFF.angle_coefficients)).max() > 1e-2
