@@ -6,7 +6,10 @@ Measured in one run, on this machine:
   field (0.075 V/Å, a field never trained on, four packings never trained on) and on the
   model's validation configurations (whole trajectories when it was trained with
   ``--validation-split trajectory``), with force RMSE per element; and, reported without a
-  target, on the held-out bulk LiBF₄/EC cubes of ``labels_bulk.db`` (packings never trained on);
+  target, on the held-out bulk LiBF₄/EC cubes of ``labels_bulk.db`` (packings never trained on)
+  and on equilibrium liquid at the interface (``equilibrium_*``: every 25th kept frame of the
+  2.4 ps reference xTB runs, F = 0, never trained on; the held-out set is the first 80 fs after
+  random packings);
 * speed: the whole ensemble (4 members, forces + σ_F + charges, neighbour list included) on the
   300-atom MD cell → atom-steps/s, with torch on one and on both cores (the target is for the
   2-core machine: the faster of the two is compared with it); the per-force-call ratio xTB/ML, both timed here on the same

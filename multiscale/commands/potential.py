@@ -217,6 +217,12 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
         meta["bond_term_fit"] = bond_fit
     if init_from:  # the histories of the runs this one continues, oldest first
         meta["previous_histories"] = _previous_histories(init_from)
+    if baseline == "inherit":  # how the inherited baseline was fitted (`potential bending` reports)
+        from pathlib import Path
+
+        parent = json.loads((Path(init_from) / "ensemble.json").read_text()).get("meta", {})
+        meta["inherited_baseline_fits"] = {k: v for k, v in parent.items()
+                                           if k.endswith("_fit") or k == "inherited_baseline_fits"}
     save_ensemble(ens, out_dir, meta=meta)
     attach_core_repulsion(out_dir, frames)
     import numpy as np
@@ -229,7 +235,6 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
 
 def _initial_baseline(kind: str, init_from) -> dict | None:
     """The baseline a training run starts from (the bond and angle fits come after, on the frames)."""
-    import json
     from pathlib import Path
 
     from ..atomistic.pi_electrons import PiBandSettings

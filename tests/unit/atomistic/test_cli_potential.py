@@ -140,7 +140,9 @@ def test_valence_force_field_baseline_and_flexural_fit_through_the_cli(tmp_path,
                             "--members", "4", "--epochs", "1", "--hidden", "8", "--init-from", str(out),
                             "--baseline", "inherit", "--sheet-energy", "baseline", "--quiet"], capsys)
     assert code == 0, err
-    assert json.loads((more / "ensemble.json").read_text())["baseline"] == refit
+    continued = json.loads((more / "ensemble.json").read_text())
+    assert continued["baseline"] == refit
+    assert {"bond_term_fit", "flexural_fit", "valence_fit"} <= set(continued["meta"]["inherited_baseline_fits"])
     code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m3"), "--baseline", "inherit",
                             "--quiet"], capsys)
     assert code != 0 and "--init-from" in err

@@ -346,10 +346,11 @@ def test_out_of_plane_term_forces_and_fit():
     assert report["normal_force_rmse_after_meV_per_A"] < 1e-6
 
 
-@pytest.mark.parametrize("name", ["mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_fine"])
+@pytest.mark.parametrize("name", ["mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_fine", "mlp_li_ec_graphene_vff"])
 def test_shipped_baseline_keeps_the_bare_sheet_stable(name):
-    """The shipped models' fitted out-of-plane correction is negative; the whole baseline must still
-    resist every out-of-plane pattern of a flat sheet (one atom, sublattice buckle, ripple)."""
+    """The shipped models' fitted out-of-plane correction is negative (and the vff model's
+    second- and fourth-shell flexural constants); the whole baseline must still resist every
+    out-of-plane pattern of a flat sheet (one atom, sublattice buckle, ripple)."""
     from multiscale.atomistic.pi_electrons import sheet_energy_forces
     from multiscale.atomistic.training import load_ensemble
     from multiscale.resources import model_path
@@ -361,7 +362,9 @@ def test_shipped_baseline_keeps_the_bare_sheet_stable(name):
     e0 = sheet_energy_forces(sheet, s)[0]
     n = len(sheet)
     patterns = [np.eye(n)[0], np.array([1.0, -1.0, 1.0, -1.0] * (n // 4)),
-                np.sin(2 * np.pi * sheet.positions[:, 0] / sheet.cell[0, 0])]
+                np.sin(2 * np.pi * sheet.positions[:, 0] / sheet.cell[0, 0]),
+                np.sin(2 * np.pi * sheet.positions[:, 1] / sheet.cell[1, 1]),
+                np.random.default_rng(0).normal(size=n)]
     for p in patterns:
         for dz in (0.02, 0.1):
             b = sheet.copy()
