@@ -115,7 +115,8 @@ def test_stacked_members_equal_the_member_loop(precision):
 
 
 # every shipped symmetry-function model: a missing one fails here rather than dropping out
-SHIPPED_SYMMETRY_FUNCTION_MODELS = ["mlp_li_ec_graphene", "mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_fine"]
+SHIPPED_SYMMETRY_FUNCTION_MODELS = ["mlp_li_ec_graphene", "mlp_li_ec_graphene_pi", "mlp_li_ec_graphene_fine",
+                                    "mlp_li_ec_graphene_vff"]
 
 
 @pytest.mark.parametrize("name", SHIPPED_SYMMETRY_FUNCTION_MODELS)
