@@ -553,11 +553,11 @@ def fit_flexural(frames, predicted_forces, settings: PiBandSettings, *,
 
     s = settings.validate()
     n_s = len(FLEXURAL_SHELLS)
+    full = replace(s, flexural_coefficients=(0.0,) * n_s)  # all shells, for the columns
     x, y = [], []
     for a, f_pred in zip(frames, predicted_forces):
         sheet = sheet_carbons(a, s.sheet_bond_A)
         if len(sheet):
-            full = replace(s, flexural_coefficients=(0.0,) * n_s)
             x.append(_flexural_basis(a.positions[sheet], a.cell.array, a.pbc, full)[1][:, 2, :])
             y.append((a.get_forces() - f_pred)[sheet, 2])
     if not x:
