@@ -111,6 +111,9 @@ class TrainingSettings:
             raise InputError(f"n_members = {self.n_members} must be >= {MIN_MEMBERS} for a deep ensemble")
         if not 0.0 <= self.feature_std_floor <= 10.0:
             raise InputError(f"feature_std_floor = {self.feature_std_floor} must be in [0, 10]")
+        for name in ("weight_energy", "weight_force", "weight_charge"):
+            if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0.0):
+                raise InputError(f"{name} = {getattr(self, name)} must be a finite number ≥ 0")
         if not 0.0 <= self.weight_force_electrode <= 1.0:
             raise InputError(f"weight_force_electrode = {self.weight_force_electrode} must be in [0, 1]")
         if not 0.0 < self.validation_fraction < 0.5:

@@ -97,6 +97,9 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--validation-split", type=click.Choice(["random", "trajectory"]), default="random", show_default=True,
               help="Hold out random configurations, or whole trajectories (transfer to new arrangements).")
+@click.option("--energy-weight", default=100.0, show_default=True, type=click.FloatRange(0.0, 1e5),
+              help="Loss weight of the squared per-atom energy error [(eV/atom)²] against the squared force error "
+                   "[(eV/Å)², weight 1]; raise it when energies miss and forces sit at their floor.")
 @click.option("--electrode-force-weight", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Weight of the graphene electrode's force errors (its xTB forces are not local; ML-MD freezes it).")
 @click.option("--feature-std-floor", default=0.0, show_default=True, type=click.FloatRange(0.0, 10.0),
@@ -147,7 +150,7 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
-          validation_split, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
+          validation_split, energy_weight, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
           radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, architecture, features, layers, rbf,
           switch_width_A, device, parallel_members, init_from, resume,
           baseline, sheet_energy, threads, quiet) -> None:
@@ -163,7 +166,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     torch.set_num_threads(threads)
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
                                 learning_rate=learning_rate, seed=seed, validation_split=validation_split,
-                                weight_force_electrode=electrode_force_weight,
+                                weight_energy=energy_weight, weight_force_electrode=electrode_force_weight,
                                 feature_std_floor=feature_std_floor,
                                 descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas)), n_radial=radial_functions,
@@ -208,6 +211,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         + (f" --features {features} --layers {layers} --rbf {rbf} --switch-width {switch_width_A}"
                            f" --device {device}"
                            f" --parallel-members {parallel_members}" if architecture == "painn" else "")
+                        + (f" --energy-weight {energy_weight}" if energy_weight != 100.0 else "")
                         + (f" --init-from {init_from}" if init_from else "")
                         + (f" --baseline {baseline}" if baseline != "none" else "")
                         + (f" --sheet-energy {sheet_energy}" if sheet_energy != "network" else "")

@@ -146,3 +146,18 @@ def test_valence_force_field_baseline_and_flexural_fit_through_the_cli(tmp_path,
     code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m3"), "--baseline", "inherit",
                             "--quiet"], capsys)
     assert code != 0 and "--init-from" in err
+
+
+def test_energy_weight_reaches_the_loss_and_the_recorded_command(tmp_path, capsys):
+    from multiscale.resources import data_path
+
+    db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
+    out = tmp_path / "m"
+    code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(out),
+                            "--members", "4", "--epochs", "1", "--hidden", "8", "--energy-weight", "1000", "--quiet"],
+                           capsys)
+    assert code == 0, err
+    assert "--energy-weight 1000.0" in json.loads((out / "ensemble.json").read_text())["meta"]["command"]
+    code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m2"), "--energy-weight", "-1",
+                            "--quiet"], capsys)
+    assert code != 0 and "--energy-weight" in err and "Traceback" not in err
