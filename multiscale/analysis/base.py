@@ -12,6 +12,7 @@ name of the axis it lives on, so ``results.to_dataframe()`` gives PyBaMM-style c
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -95,7 +96,7 @@ class Results:
         return ax
 
 
-class AnalysisBase:
+class AnalysisBase(ABC):
     """Base class: subclasses implement ``_prepare``, ``_single_frame(chunk)``, ``_conclude``.
 
     ``run(trajectory)`` accepts anything :func:`multiscale.analysis.readers.iter_chunks`
@@ -115,14 +116,17 @@ class AnalysisBase:
         self.n_frames_ = 0
 
     # -- hooks ---------------------------------------------------------------------------------
-    def _prepare(self, first) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _prepare(self, first) -> None:
+        """Set up the accumulators from the first chunk (its cell, atom count, species)."""
 
-    def _single_frame(self, chunk) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _single_frame(self, chunk) -> None:
+        """Add one chunk (``chunk.positions`` (n, N, 3) Å, its cells) to the accumulators."""
 
-    def _conclude(self) -> Results:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _conclude(self) -> Results:
+        """Turn the accumulators into :class:`Results` (called once, after the last chunk)."""
 
     # -- driver --------------------------------------------------------------------------------
     def run(self, trajectory, *, cell=None, time_ps=None, **reader_kwargs):
