@@ -347,6 +347,16 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
     best = [np.inf] * s.n_members
     best_state = [None] * s.n_members
     since = [0] * s.n_members
+    warmup_steps = 0
+    if s.init_from and not resume:
+        # a continued run starts from a trained minimum: its validation loss is the one to beat (the
+        # run never returns worse members than it was given), and the fresh Adam moments would kick
+        # the weights out of that minimum on the first steps; ramp the rate over the first epoch
+        best = _validation_losses(members, val_batches, s, ones)[0].tolist()
+        best_state = [{n: v.detach().clone() for n, v in m.state_dict().items()} for m in members]
+        history["initial_val_loss"] = list(best)
+        warmup_steps = len(train_batches)
+    step = 0
     t0 = time.time()
     bar = tqdm(range(start_epoch, s.epochs), disable=not progress, desc="training", leave=False,
                initial=start_epoch, total=s.epochs)
@@ -357,20 +367,17 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         tl = np.zeros(s.n_members)
         for bi in rng.permutation(len(train_batches)):
             cb = train_batches[bi]
+            if step < warmup_steps:
+                for o in opts:
+                    o.param_groups[0]["lr"] = s.learning_rate * (step + 1) / warmup_steps
+            step += 1
             for k in active:
                 opts[k].zero_grad()
                 loss, _ = _member_loss(members[k], cb, s, boot[k], train=True)
                 loss.backward()
                 opts[k].step()
                 tl[k] += loss.item() / len(train_batches)
-        vl, vf, ve = np.zeros(s.n_members), np.zeros(s.n_members), np.zeros(s.n_members)
-        n_v = sum(cb.batch["n_configs"] for cb in val_batches)
-        for cb in val_batches:
-            for k in range(s.n_members):
-                loss, parts = _member_loss(members[k], cb, s, ones, train=False)
-                vl[k] += loss.item() * cb.batch["n_configs"] / n_v
-                vf[k] += parts["f"].sum().item() / n_v
-                ve[k] += parts["e"].sum().item() / n_v
+        vl, vf, ve = _validation_losses(members, val_batches, s, ones)
         for k in active:
             scheds[k].step(vl[k])
             if vl[k] < best[k]:
@@ -401,6 +408,20 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
                    best_validation_loss=[float(b) for b in best],
                    settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict()))
     return _with_baseline(PotentialEnsemble(members), baseline), history
+
+
+def _validation_losses(members, val_batches, s: TrainingSettings, ones: torch.Tensor):
+    """Per member: (validation loss, mean squared force error [(eV/Å)²], mean squared per-atom
+    energy error [(eV/atom)²]), every configuration weighted equally."""
+    vl, vf, ve = np.zeros(len(members)), np.zeros(len(members)), np.zeros(len(members))
+    n_v = sum(cb.batch["n_configs"] for cb in val_batches)
+    for cb in val_batches:
+        for k, m in enumerate(members):
+            loss, parts = _member_loss(m, cb, s, ones, train=False)
+            vl[k] += loss.item() * cb.batch["n_configs"] / n_v
+            vf[k] += parts["f"].sum().item() / n_v
+            ve[k] += parts["e"].sum().item() / n_v
+    return vl, vf, ve
 
 
 def _with_baseline(ens: PotentialEnsemble, baseline) -> PotentialEnsemble:

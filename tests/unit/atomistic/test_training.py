@@ -170,6 +170,25 @@ def test_init_from_keeps_weights_and_normalisation(tmp_path):
                                                 init_from=str(tmp_path / "start")), progress=False)
 
 
+def test_continued_training_never_returns_members_worse_than_its_start(tmp_path):
+    """A continued run's first validation loss is that of the members it was given; a run that only
+    makes them worse (an absurd learning rate) hands the start back unchanged."""
+    frames = _synthetic_frames()
+    s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
+    ens, hist = train_ensemble(frames, s, progress=False)
+    save_ensemble(ens, tmp_path / "start", meta=dict(history=hist))
+    wild = TrainingSettings(n_members=4, epochs=2, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
+                            learning_rate=5.0, init_from=str(tmp_path / "start"))
+    ens2, hist2 = train_ensemble(frames, wild, progress=False)
+    start = np.array(hist2["initial_val_loss"])
+    assert np.all(np.array(hist2["val_loss"]) > start)  # every epoch made every member worse ...
+    np.testing.assert_allclose(hist2["best_validation_loss"], start)  # ... so the start is returned
+    for m0, m1 in zip(ens.members, ens2.members):
+        w0, w1 = m0.state_dict(), m1.state_dict()
+        name = "nets.0.0.weight"
+        torch.testing.assert_close(w0[name], w1[name], rtol=1e-6, atol=1e-7)
+
+
 def test_atomic_reference_energies_least_squares():
     """Known per-element energies are recovered where the compositions determine them; one
     composition moves all elements alike; LiBF4-like locked ratios are split evenly (minimum norm)."""
