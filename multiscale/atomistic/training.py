@@ -16,6 +16,7 @@ Checkpoints (``torch.save`` of state dicts + JSON-able metadata, loaded back wit
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -356,46 +357,53 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         best_state = [{n: v.detach().clone() for n, v in m.state_dict().items()} for m in members]
         history["initial_val_loss"] = list(best)
         warmup_steps = len(train_batches)
-    step = 0
+    step, epoch = 0, start_epoch
     t0 = time.time()
     bar = tqdm(range(start_epoch, s.epochs), disable=not progress, desc="training", leave=False,
                initial=start_epoch, total=s.epochs)
-    for epoch in bar:
-        active = [k for k in range(s.n_members) if since[k] <= s.patience]
-        if not active or (time.time() - t0) / 60 > s.max_minutes:
-            break
-        tl = np.zeros(s.n_members)
-        for bi in rng.permutation(len(train_batches)):
-            cb = train_batches[bi]
-            if step < warmup_steps:
-                for o in opts:
-                    o.param_groups[0]["lr"] = s.learning_rate * (step + 1) / warmup_steps
-            step += 1
+    try:
+        for epoch in bar:
+            active = [k for k in range(s.n_members) if since[k] <= s.patience]
+            if not active or (time.time() - t0) / 60 > s.max_minutes:
+                break
+            tl = np.zeros(s.n_members)
+            for bi in rng.permutation(len(train_batches)):
+                cb = train_batches[bi]
+                if step < warmup_steps:
+                    for o in opts:
+                        o.param_groups[0]["lr"] = s.learning_rate * (step + 1) / warmup_steps
+                step += 1
+                for k in active:
+                    opts[k].zero_grad()
+                    loss, _ = _member_loss(members[k], cb, s, boot[k], train=True)
+                    loss.backward()
+                    opts[k].step()
+                    tl[k] += loss.item() / len(train_batches)
+            vl, vf, ve = _validation_losses(members, val_batches, s, ones)
             for k in active:
-                opts[k].zero_grad()
-                loss, _ = _member_loss(members[k], cb, s, boot[k], train=True)
-                loss.backward()
-                opts[k].step()
-                tl[k] += loss.item() / len(train_batches)
-        vl, vf, ve = _validation_losses(members, val_batches, s, ones)
-        for k in active:
-            scheds[k].step(vl[k])
-            if vl[k] < best[k]:
-                best[k], since[k] = vl[k], 0
-                best_state[k] = {n: v.detach().clone() for n, v in members[k].state_dict().items()}
-            else:
-                since[k] += 1
-        history["epoch"].append(epoch)
-        history["train_loss"].append(tl.tolist())
-        history["val_loss"].append(vl.tolist())
-        history["val_force_rmse"].append(np.sqrt(vf).tolist())
-        history["val_energy_rmse_per_atom"].append(np.sqrt(ve).tolist())
-        history.setdefault("learning_rate", []).append([o.param_groups[0]["lr"] for o in opts])
-        bar.set_postfix(val_F=f"{np.sqrt(vf).mean():.3f}", val_E=f"{np.sqrt(ve).mean() * 1e3:.2f}meV")
-        if checkpoint_dir is not None and epoch % 5 == 0:
-            save_ensemble(_with_baseline(PotentialEnsemble(members), baseline), checkpoint_dir,
-                          meta=dict(epoch=epoch, partial=True, history=history,
-                                    minutes=minutes_before + (time.time() - t0) / 60))
+                scheds[k].step(vl[k])
+                if vl[k] < best[k]:
+                    best[k], since[k] = vl[k], 0
+                    best_state[k] = {n: v.detach().clone() for n, v in members[k].state_dict().items()}
+                else:
+                    since[k] += 1
+            history["epoch"].append(epoch)
+            history["train_loss"].append(tl.tolist())
+            history["val_loss"].append(vl.tolist())
+            history["val_force_rmse"].append(np.sqrt(vf).tolist())
+            history["val_energy_rmse_per_atom"].append(np.sqrt(ve).tolist())
+            history.setdefault("learning_rate", []).append([o.param_groups[0]["lr"] for o in opts])
+            bar.set_postfix(val_F=f"{np.sqrt(vf).mean():.3f}", val_E=f"{np.sqrt(ve).mean() * 1e3:.2f}meV")
+            if checkpoint_dir is not None and epoch % 5 == 0:
+                save_ensemble(_with_baseline(PotentialEnsemble(members), baseline), checkpoint_dir,
+                              meta=dict(epoch=epoch, partial=True, history=history,
+                                        minutes=minutes_before + (time.time() - t0) / 60))
+    except KeyboardInterrupt:
+        # Ctrl-C ends the run as if its time were up: the best members so far are returned (and the
+        # CLI saves them); the partial epoch is dropped
+        history["interrupted_at_epoch"] = int(epoch)
+        if progress:
+            print(f"\ninterrupted in epoch {epoch}: keeping the best members so far", file=sys.stderr)
     for k, m in enumerate(members):
         if best_state[k] is not None:
             m.load_state_dict(best_state[k])

@@ -189,6 +189,30 @@ def test_continued_training_never_returns_members_worse_than_its_start(tmp_path)
         torch.testing.assert_close(w0[name], w1[name], rtol=1e-6, atol=1e-7)
 
 
+def test_ctrl_c_ends_training_with_the_best_members_so_far(tmp_path, monkeypatch):
+    """A KeyboardInterrupt in the third epoch ends the run like a time limit: the members of the best
+    completed epoch come back and the history says where it stopped."""
+    import multiscale.atomistic.training as tr
+
+    frames = _synthetic_frames()
+    s = TrainingSettings(n_members=4, epochs=10, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
+    n_batches = -(-int(round(len(frames) * (1 - s.validation_fraction))) // s.batch_size)
+    calls = {"n": 0}
+    real = tr._member_loss
+
+    def interrupting(model, cb, settings, weights, train):
+        if train:
+            calls["n"] += 1
+            if calls["n"] > 2 * n_batches * s.n_members + 1:  # two whole epochs, then one step into the third
+                raise KeyboardInterrupt
+        return real(model, cb, settings, weights, train)
+
+    monkeypatch.setattr(tr, "_member_loss", interrupting)
+    ens, hist = train_ensemble(frames, s, progress=False)
+    assert hist["interrupted_at_epoch"] == 2 and hist["epoch"] == [0, 1]
+    np.testing.assert_allclose(hist["best_validation_loss"], np.min(hist["val_loss"], axis=0))
+
+
 def test_atomic_reference_energies_least_squares():
     """Known per-element energies are recovered where the compositions determine them; one
     composition moves all elements alike; LiBF4-like locked ratios are split evenly (minimum norm)."""
