@@ -33,6 +33,10 @@ def test_evaluate_writes_report(tmp_path, capsys):
     assert code == 0, err
     rep = json.loads(out.read_text())
     assert "0.075" in rep["heldout_errors_by_field"]
+    by_pack = rep["heldout_errors_by_packing"]
+    assert by_pack["n_packings"] == 4
+    lo, hi = by_pack["energy_interval_meV_per_atom"]
+    assert lo <= by_pack["energy_meV_per_atom"] <= hi
 
 
 def test_transport_analyse_only_and_bad_compositions(tmp_path, capsys):
