@@ -100,6 +100,9 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--energy-weight", default=100.0, show_default=True, type=click.FloatRange(0.0, 1e5),
               help="Loss weight of the squared per-atom energy error [(eV/atom)²] against the squared force error "
                    "[(eV/Å)², weight 1]; raise it when energies miss and forces sit at their floor.")
+@click.option("--weight-decay", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Decoupled weight decay (AdamW) of the networks' weight matrices; 0 = plain Adam. A lever when "
+                   "energies fit the training packings but not new ones.")
 @click.option("--electrode-force-weight", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Weight of the graphene electrode's force errors (its xTB forces are not local; ML-MD freezes it).")
 @click.option("--feature-std-floor", default=0.0, show_default=True, type=click.FloatRange(0.0, 10.0),
@@ -150,7 +153,7 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
-          validation_split, energy_weight, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
+          validation_split, energy_weight, weight_decay, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
           radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, architecture, features, layers, rbf,
           switch_width_A, device, parallel_members, init_from, resume,
           baseline, sheet_energy, threads, quiet) -> None:
@@ -166,7 +169,8 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     torch.set_num_threads(threads)
     settings = TrainingSettings(n_members=members, epochs=epochs, max_minutes=max_minutes, batch_size=batch_size,
                                 learning_rate=learning_rate, seed=seed, validation_split=validation_split,
-                                weight_energy=energy_weight, weight_force_electrode=electrode_force_weight,
+                                weight_energy=energy_weight, weight_decay=weight_decay,
+                                weight_force_electrode=electrode_force_weight,
                                 feature_std_floor=feature_std_floor,
                                 descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas)), n_radial=radial_functions,
@@ -212,6 +216,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                            f" --device {device}"
                            f" --parallel-members {parallel_members}" if architecture == "painn" else "")
                         + (f" --energy-weight {energy_weight}" if energy_weight != 100.0 else "")
+                        + (f" --weight-decay {weight_decay}" if weight_decay > 0.0 else "")
                         + (f" --init-from {init_from}" if init_from else "")
                         + (f" --baseline {baseline}" if baseline != "none" else "")
                         + (f" --sheet-energy {sheet_energy}" if sheet_energy != "network" else "")

@@ -152,16 +152,20 @@ def test_valence_force_field_baseline_and_flexural_fit_through_the_cli(tmp_path,
     assert code != 0 and "--init-from" in err
 
 
-def test_energy_weight_reaches_the_loss_and_the_recorded_command(tmp_path, capsys):
+def test_energy_weight_and_weight_decay_reach_the_recorded_command(tmp_path, capsys):
     from multiscale.resources import data_path
 
     db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
     out = tmp_path / "m"
     code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(out),
-                            "--members", "4", "--epochs", "1", "--hidden", "8", "--energy-weight", "1000", "--quiet"],
-                           capsys)
+                            "--members", "4", "--epochs", "1", "--hidden", "8", "--energy-weight", "1000",
+                            "--weight-decay", "0.01", "--quiet"], capsys)
     assert code == 0, err
-    assert "--energy-weight 1000.0" in json.loads((out / "ensemble.json").read_text())["meta"]["command"]
+    command = json.loads((out / "ensemble.json").read_text())["meta"]["command"]
+    assert "--energy-weight 1000.0" in command and "--weight-decay 0.01" in command
     code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m2"), "--energy-weight", "-1",
                             "--quiet"], capsys)
     assert code != 0 and "--energy-weight" in err and "Traceback" not in err
+    code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m3"), "--weight-decay", "-1",
+                            "--quiet"], capsys)
+    assert code != 0 and "--weight-decay" in err and "Traceback" not in err

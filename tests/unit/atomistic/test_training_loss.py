@@ -1,8 +1,8 @@
-"""The training loss: each term scales with its weight; bad weights are refused by name."""
+"""The training loss: each term scales with its weight; bad weights are refused by name; weight decay."""
 import pytest
 import torch
 
-from multiscale.atomistic.training import TrainingSettings, _weighted_loss
+from multiscale.atomistic.training import TrainingSettings, _weighted_loss, make_optimizer
 from multiscale.errors import InputError
 
 
@@ -25,8 +25,30 @@ def test_loss_is_the_weighted_sum_of_energy_and_force_errors(w_e):
     assert float(loss) == pytest.approx(w_e * e_term + 0.1 ** 2, rel=1e-5)
 
 
-@pytest.mark.parametrize("name", ["weight_energy", "weight_force", "weight_charge"])
+@pytest.mark.parametrize("name", ["weight_energy", "weight_force", "weight_charge", "weight_decay"])
 def test_negative_or_infinite_loss_weights_are_refused_by_name(name):
     for bad in (-1.0, float("inf")):
         with pytest.raises(InputError, match=name):
             TrainingSettings(**{name: bad}).validate()
+
+
+def test_without_weight_decay_the_optimizer_is_plain_adam():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.SiLU(), torch.nn.Linear(4, 1))
+    opt = make_optimizer(net, TrainingSettings(learning_rate=1e-3))
+    assert type(opt) is torch.optim.Adam and opt.param_groups[0]["weight_decay"] == 0
+
+
+def test_weight_decay_shrinks_weight_matrices_only():
+    """With zero gradients AdamW's step is the decay alone: W ← (1 − lr·λ) W; biases stay."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.SiLU(), torch.nn.Linear(4, 1))
+    before = {n: q.detach().clone() for n, q in net.named_parameters()}
+    lr, wd = 1e-2, 0.5
+    opt = make_optimizer(net, TrainingSettings(learning_rate=lr, weight_decay=wd))
+    assert type(opt) is torch.optim.AdamW
+    for q in net.parameters():
+        q.grad = torch.zeros_like(q)
+    opt.step()
+    for n, q in net.named_parameters():
+        factor = (1 - lr * wd) if q.ndim >= 2 else 1.0
+        assert torch.allclose(q.detach(), factor * before[n], atol=1e-7), n
