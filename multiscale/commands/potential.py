@@ -153,7 +153,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
-          validation_split, energy_weight, weight_decay, electrode_force_weight, feature_std_floor, hidden, cutoff_A, angular_shells, zetas,
+          validation_split, energy_weight, weight_decay, electrode_force_weight, feature_std_floor, hidden, cutoff_A,
+          angular_shells, zetas,
           radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, architecture, features, layers, rbf,
           switch_width_A, device, parallel_members, init_from, resume,
           baseline, sheet_energy, threads, quiet) -> None:
