@@ -82,8 +82,8 @@ def main(argv=None) -> dict:
     from multiscale.atomistic.labelling import load_dataset
     from multiscale.atomistic.md import run_md
     from multiscale.atomistic.validation import (errors_by_field, errors_by_packing, force_errors_by_element,
-                                                 pooled_force_rmse, reference_md_frames, structure_comparison,
-                                                 validation_frames)
+                                                 pooled_force_rmse, predict_frames, reference_md_frames,
+                                                 structure_comparison, validation_frames)
     from multiscale.errors import DataFileError, InputError
     from multiscale.resources import data_path
 
@@ -94,13 +94,16 @@ def main(argv=None) -> dict:
 
     # accuracy
     held = load_dataset(db, split="heldout")
-    he = errors_by_field(calc.ensemble, held)
+    # each set is predicted once and its statistics share that prediction
+    held_pred = predict_frames(calc.ensemble, held)
+    he = errors_by_field(calc.ensemble, held, predictions=held_pred)
     f_held = max(he)  # the held-out field
     out["heldout_field_V_per_A"] = f_held
     out["heldout_force_rmse_meV_per_A"] = he[f_held]["force_meV_per_A"]
     out["heldout_energy_rmse_meV_per_atom"] = he[f_held]["energy_meV_per_atom"]
     # the same without the first 20 fs of the held-out trajectory (relaxation of its random packing)
-    he_eq = errors_by_field(calc.ensemble, [a for a in held if a.info["step"] >= 20])
+    late = [k for k, a in enumerate(held) if a.info["step"] >= 20]
+    he_eq = errors_by_field(calc.ensemble, [held[k] for k in late], predictions=[held_pred[k] for k in late])
     out["heldout_after_20fs_force_rmse_meV_per_A"] = he_eq[f_held]["force_meV_per_A"]
     out["heldout_after_20fs_energy_rmse_meV_per_atom"] = he_eq[f_held]["energy_meV_per_atom"]
     # what a user gets: the ASE calculator, core repulsion included (the ensemble alone above)
@@ -116,12 +119,12 @@ def main(argv=None) -> dict:
     out["heldout_n_frames"] = len(held)
     out["heldout_trajectories"] = len({a.info.get("task") for a in held})
     calc.set(field_V_per_A=0.0)
-    out["heldout_force_rmse_by_element"] = force_errors_by_element(calc.ensemble, held)
+    out["heldout_force_rmse_by_element"] = force_errors_by_element(calc.ensemble, held, predictions=held_pred)
     # the atoms that move in ML-MD (the sheet is frozen there): reported beside the all-atom headline
     out["heldout_electrolyte_force_rmse_meV_per_A"] = pooled_force_rmse(out["heldout_force_rmse_by_element"])
     # packings, not frames, are the independent samples: the energy RMSE of four packings is four
     # numbers. Intervals resample whole packings; offset_rms is the part that is one constant per packing.
-    bp = errors_by_packing(calc.ensemble, held)
+    bp = errors_by_packing(calc.ensemble, held, predictions=held_pred)
     out["heldout_n_packings"] = bp["n_packings"]
     out["heldout_energy_interval_meV_per_atom"] = bp["energy_interval_meV_per_atom"]
     out["heldout_energy_offset_rms_meV_per_atom"] = bp["offset_rms_meV_per_atom"]
@@ -141,11 +144,12 @@ def main(argv=None) -> dict:
     except DataFileError as exc:  # not shipped
         out["bulk_heldout"] = f"not measured: {exc}"
     else:
-        be = errors_by_field(calc.ensemble, bulk)[0.0]
+        bulk_pred = predict_frames(calc.ensemble, bulk)
+        be = errors_by_field(calc.ensemble, bulk, predictions=bulk_pred)[0.0]
         out["bulk_heldout_force_rmse_meV_per_A"] = be["force_meV_per_A"]
         out["bulk_heldout_energy_rmse_meV_per_atom"] = be["energy_meV_per_atom"]
         out["bulk_heldout_n_frames"] = len(bulk)
-        out["bulk_heldout_force_rmse_by_element"] = force_errors_by_element(calc.ensemble, bulk)
+        out["bulk_heldout_force_rmse_by_element"] = force_errors_by_element(calc.ensemble, bulk, predictions=bulk_pred)
     # equilibrium liquid at the interface: frames of the 2.4 ps reference xTB MDs (F = 0, 300 K,
     # never trained on), the kept three quarters of each run, every 25th stored frame (125 fs
     # apart). The held-out set above is the first 80 fs after random packings; this is the
@@ -154,11 +158,12 @@ def main(argv=None) -> dict:
                for name in ("reference_md.db", "reference_md2.db")]
     if all(p.is_file() for p in ref_dbs):
         eq = reference_md_frames(ref_dbs, discard_fraction=0.25)[::25]
-        ee = errors_by_field(calc.ensemble, eq)[0.0]
+        eq_pred = predict_frames(calc.ensemble, eq)
+        ee = errors_by_field(calc.ensemble, eq, predictions=eq_pred)[0.0]
         out["equilibrium_force_rmse_meV_per_A"] = ee["force_meV_per_A"]
         out["equilibrium_energy_rmse_meV_per_atom"] = ee["energy_meV_per_atom"]
-        out["equilibrium_electrolyte_force_rmse_meV_per_A"] = pooled_force_rmse(force_errors_by_element(calc.ensemble,
-                                                                                                        eq))
+        out["equilibrium_electrolyte_force_rmse_meV_per_A"] = pooled_force_rmse(
+            force_errors_by_element(calc.ensemble, eq, predictions=eq_pred))
         out["equilibrium_n_frames"] = len(eq)
     else:
         out["equilibrium"] = "not measured: reference_md.db / reference_md2.db not shipped"
@@ -167,8 +172,10 @@ def main(argv=None) -> dict:
         split = calc.info.get("history", {}).get("settings", {}).get("validation_split", "random")
         out["validation_split"] = split
         out["validation_trajectories"] = len({a.info.get("task") for a in val})
-        out["validation_errors_by_field"] = {str(k): v for k, v in errors_by_field(calc.ensemble, val).items()}
-        out["validation_force_rmse_by_element"] = force_errors_by_element(calc.ensemble, val)
+        val_pred = predict_frames(calc.ensemble, val)
+        out["validation_errors_by_field"] = {str(k): v for k, v in
+                                             errors_by_field(calc.ensemble, val, predictions=val_pred).items()}
+        out["validation_force_rmse_by_element"] = force_errors_by_element(calc.ensemble, val, predictions=val_pred)
 
     # speed: ML ensemble on 300 atoms, and ML vs xTB on the same 60-atom cell
     big = default_system(0, size="md")

@@ -39,3 +39,34 @@ def test_excluding_every_atom_is_a_clear_error(heldout_errors):
     _, by_element = heldout_errors
     with pytest.raises(InputError, match="exclude"):
         pooled_force_rmse(by_element, exclude=tuple(by_element))
+
+
+def test_shared_predictions_give_the_same_errors_without_rerunning(heldout_errors):
+    from multiscale.atomistic.validation import errors_by_packing, predict_frames
+
+    ens = load_potential().ensemble
+    frames = load_dataset(data_path("xtb_li_ec_graphene", "labels.db"), split="heldout")[:4]
+    pred = predict_frames(ens, frames)
+    by_field, by_element = heldout_errors
+    assert errors_by_field(ens, frames, predictions=pred) == by_field
+    assert force_errors_by_element(ens, frames, predictions=pred) == by_element
+    # the predictions are used as given: shifting every force by 1 eV/Å shows in the RMSE
+    shifted = [dict(p, forces=p["forces"] + 1.0) for p in pred]
+    (moved,) = errors_by_field(ens, frames, predictions=shifted).values()
+    (kept,) = by_field.values()
+    assert moved["force_meV_per_A"] > kept["force_meV_per_A"] + 500
+    assert errors_by_packing(ens, frames, predictions=pred, n_bootstrap=100)["force_meV_per_A"] == pytest.approx(
+        kept["force_meV_per_A"], rel=1e-9)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda pred: pred[:3], "predictions has 3 entries for 4 frames"),
+    (lambda pred: [dict(p, forces=p["forces"][:5]) for p in pred], r"predictions\[0\] has forces for 5 atoms"),
+])
+def test_predictions_of_other_frames_are_refused(bad, match):
+    from multiscale.atomistic.validation import predict_frames
+
+    ens = load_potential().ensemble
+    frames = load_dataset(data_path("xtb_li_ec_graphene", "labels.db"), split="heldout")[:4]
+    with pytest.raises(InputError, match=match):
+        errors_by_field(ens, frames, predictions=bad(predict_frames(ens, frames)))
