@@ -8,7 +8,8 @@ Exp(1), fixed per member, decorrelate the members beyond their random initialisa
 (a_i = ``weight_force_electrode`` for graphene-electrode atoms, 1 otherwise.)
 
 Units: eV/atom, eV/Å, e. The descriptor and its analytic Jacobian are computed once per
-fixed mini-batch (float32 cache), so an epoch costs only the element networks. Early stopping
+fixed mini-batch (float32 cache; the Jacobian factors, most of its memory, optionally in float16:
+``TrainingSettings.cache_dtype``), so an epoch costs only the element networks. Early stopping
 keeps, per member, the parameters with the lowest validation loss (patience in epochs).
 Checkpoints (``torch.save`` of state dicts + JSON-able metadata, loaded back with
 ``weights_only=True``) are written atomically.
@@ -30,6 +31,9 @@ from .ensemble import MIN_MEMBERS, PotentialEnsemble
 from .graph import build_graph, collate
 from .message_passing import MessagePassingPotential, MessagePassingSettings
 from .model import DescriptorSettings, FieldAwarePotential, NetworkSettings, member_from_config
+
+
+_CACHE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 @dataclass
@@ -56,6 +60,13 @@ class TrainingSettings:
     #: triplets) otherwise get standardised by a tiny std, and on a new packing reach z-scores of
     #: tens: the networks then extrapolate far outside what they were fitted on.
     feature_std_floor: float = 0.0
+    #: storage of the descriptor-Jacobian factors (radial ∂g/∂r per pair, angular ∂G/∂(cosθ, r_ij,
+    #: r_ik) per triplet) in the training cache, "float32" or "float16". They are ~75 % of the
+    #: cache (~5 MB per 100-atom configuration with the vff model's descriptor), which is what
+    #: limits the data one training run can hold; float16 halves them (relative rounding 5e-4 per
+    #: factor; forces of the cached contraction change by ~1e-4 relative; the members still train
+    #: in float32). MD and evaluation never use the cache.
+    cache_dtype: str = "float32"
     validation_fraction: float = 0.1
     #: "random": a random fraction of configurations (neighbouring MD frames land on both sides,
     #: so the validation error measures interpolation along the training trajectories);
@@ -121,6 +132,8 @@ class TrainingSettings:
                 raise InputError(f"{name} = {getattr(self, name)} must be a finite number ≥ 0")
         if not 0.0 <= self.weight_force_electrode <= 1.0:
             raise InputError(f"weight_force_electrode = {self.weight_force_electrode} must be in [0, 1]")
+        if self.cache_dtype not in _CACHE_DTYPES:
+            raise InputError(f"cache_dtype = {self.cache_dtype!r} must be one of {sorted(_CACHE_DTYPES)}")
         if not 0.0 < self.validation_fraction < 0.5:
             raise InputError(f"validation_fraction = {self.validation_fraction} must be in (0, 0.5)")
         if self.validation_split not in ("random", "trajectory"):
@@ -160,7 +173,8 @@ def dipole_defined(atoms, *, vacuum_A: float = 5.0) -> bool:
 class _CachedBatch:
     """A fixed mini-batch: collated graph, descriptor + Jacobian (float32) and targets."""
 
-    def __init__(self, atoms_list, indices, descriptor, elements, electrode_weight: float = 1.0):
+    def __init__(self, atoms_list, indices, descriptor, elements, electrode_weight: float = 1.0,
+                 factor_dtype: torch.dtype = torch.float32):
         from .system import electrode_atoms
 
         s = descriptor.settings
@@ -173,6 +187,9 @@ class _CachedBatch:
                                                   self.batch["tri_k"], len(self.batch["species"]))
         self.g = g.float()
         self.jac = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in jac.items()}
+        for k in ("rad_dg", "c_all"):  # contract() casts them back to the members' dtype
+            if jac.get(k) is not None:
+                self.jac[k] = jac[k].to(factor_dtype)
         self.batch = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v)
                       for k, v in self.batch.items()}
         self.targets = {k: v.float() for k, v in _targets(atoms_list).items()}
@@ -184,6 +201,15 @@ class _CachedBatch:
     def features(self):
         """(G, Jacobian) in float32: members are trained in float32 and stored in float64."""
         return self.g, self.jac
+
+    def nbytes(self) -> int:
+        """Bytes held by this batch's tensors (each distinct tensor counted once)."""
+        seen, total = set(), 0
+        for v in [self.g, *self.jac.values(), *self.batch.values(), *self.targets.values(), self.force_weight]:
+            if torch.is_tensor(v) and id(v) not in seen:
+                seen.add(id(v))
+                total += v.element_size() * v.nelement()
+        return total
 
 
 def _weighted_loss(out: dict, t: dict, atom_config, n_configs: int, force_weight, settings: "TrainingSettings",
@@ -323,11 +349,15 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
 
     def make_batches(idx):
         return [_CachedBatch([atoms_list[k] for k in idx[b:b + s.batch_size]], idx[b:b + s.batch_size], desc, elements,
-                             electrode_weight=s.weight_force_electrode)
+                             electrode_weight=s.weight_force_electrode, factor_dtype=_CACHE_DTYPES[s.cache_dtype])
                 for b in range(0, len(idx), s.batch_size)]
 
     train_batches = make_batches(np.sort(train_idx))
     val_batches = make_batches(np.sort(val_idx))
+    cache_GB = sum(cb.nbytes() for cb in train_batches + val_batches) / 1e9
+    if progress:  # what limits a run's data on a small machine
+        print(f"training cache: {len(train_idx)} + {n_val} configurations, {cache_GB:.2f} GB "
+              f"(Jacobian factors in {s.cache_dtype})", file=sys.stderr)
     history: dict = dict(epoch=[], train_loss=[], val_loss=[], val_force_rmse=[], val_energy_rmse_per_atom=[])
     start_epoch, minutes_before = 0, 0.0
     if resume:

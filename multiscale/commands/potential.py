@@ -151,13 +151,16 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
                    "the network keeps the electrolyte and its interaction with the sheet.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
+@click.option("--cache-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+              help="Storage of the angular descriptor-Jacobian factors in the training cache (most of its memory; "
+                   "the run prints the cache size). float16 halves them, for more data in the same memory.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, energy_weight, weight_decay, electrode_force_weight, feature_std_floor, hidden, cutoff_A,
           angular_shells, zetas,
           radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, architecture, features, layers, rbf,
           switch_width_A, device, parallel_members, init_from, resume,
-          baseline, sheet_energy, threads, quiet) -> None:
+          baseline, sheet_energy, threads, cache_dtype, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -172,7 +175,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 learning_rate=learning_rate, seed=seed, validation_split=validation_split,
                                 weight_energy=energy_weight, weight_decay=weight_decay,
                                 weight_force_electrode=electrode_force_weight,
-                                feature_std_floor=feature_std_floor,
+                                feature_std_floor=feature_std_floor, cache_dtype=cache_dtype,
                                 descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas)), n_radial=radial_functions,
                                                               radial_width_A=radial_width_A,
@@ -221,6 +224,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         + (f" --init-from {init_from}" if init_from else "")
                         + (f" --baseline {baseline}" if baseline != "none" else "")
                         + (f" --sheet-energy {sheet_energy}" if sheet_energy != "network" else "")
+                        + (f" --cache-dtype {cache_dtype}" if cache_dtype != "float32" else "")
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     if bond_fit is not None:

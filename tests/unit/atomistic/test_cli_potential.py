@@ -169,3 +169,18 @@ def test_energy_weight_and_weight_decay_reach_the_recorded_command(tmp_path, cap
     code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m3"), "--weight-decay", "-1",
                             "--quiet"], capsys)
     assert code != 0 and "--weight-decay" in err and "Traceback" not in err
+
+
+def test_train_reports_its_cache_and_takes_a_float16_one(tmp_path, capsys):
+    from multiscale.resources import data_path
+
+    db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
+    out = tmp_path / "m"
+    code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(out),
+                            "--members", "4", "--epochs", "1", "--hidden", "8", "--cache-dtype", "float16"], capsys)
+    assert code == 0, err
+    assert "training cache:" in err and "GB (Jacobian factors in float16)" in err
+    info = json.loads((out / "ensemble.json").read_text())
+    assert info["meta"]["command"].endswith("--cache-dtype float16")
+    code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(out), "--cache-dtype", "int8"], capsys)
+    assert code != 0 and "int8" in err

@@ -360,3 +360,34 @@ def test_refit_of_atomic_energies_is_exact_when_the_sheet_energy_is_the_baseline
     after = predict_frames(ens, frames)
     err = [(p["energy"] - a.get_potential_energy()) / len(a) for a, p in zip(frames, after)]
     np.testing.assert_allclose(err, 0.0, atol=1e-6)
+
+
+def test_float16_cache_halves_the_jacobian_factors_and_keeps_the_forces():
+    """cache_dtype='float16' stores the descriptor-Jacobian factors (most of the cache) in half the
+    bytes; forces contracted through them move by rounding only (~1e-4 relative), and training runs."""
+    from multiscale.atomistic.model import DescriptorSettings, FieldAwarePotential
+    from multiscale.atomistic.training import _CachedBatch
+
+    frames = _synthetic_frames(3)
+    desc = DescriptorSettings(cutoff_A=6.5, n_angular_radial=5, zetas=(1.0, 4.0), n_radial=32, radial_width_A=0.2,
+                              angular_cutoff_A=3.5, angular_width_A=0.3)  # the shipped vff model's
+    model = FieldAwarePotential(descriptor=desc, network=NetworkSettings(hidden=(16,))).float()
+    cached = {dt: _CachedBatch(frames, np.arange(3), model.descriptor, model.elements, factor_dtype=dt)
+              for dt in (torch.float32, torch.float16)}
+    factors = [cached[torch.float32].jac[k] for k in ("rad_dg", "c_all")]
+    assert all(cached[torch.float16].jac[k].dtype == torch.float16 for k in ("rad_dg", "c_all"))
+    assert all(f.dtype == torch.float32 for f in factors)
+    saved = cached[torch.float32].nbytes() - cached[torch.float16].nbytes()
+    assert saved == sum(f.nelement() * 2 for f in factors)
+    assert cached[torch.float16].nbytes() < 0.7 * cached[torch.float32].nbytes()  # the factors dominate
+    f = {dt: model(cb.batch, features=cb.features(), forces=True)["forces"].detach() for dt, cb in cached.items()}
+    assert f[torch.float16].dtype == torch.float32
+    rel = float((f[torch.float16] - f[torch.float32]).norm() / f[torch.float32].norm())
+    assert 0.0 < rel < 2e-3, rel  # rounded, not dropped
+    s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
+                         cache_dtype="float16")
+    _, hist = train_ensemble(_synthetic_frames(), s, progress=False)
+    vl = np.array(hist["val_loss"])
+    assert np.all(np.isfinite(vl)) and vl[-1].mean() < vl[0].mean()
+    with pytest.raises(InputError, match="cache_dtype"):
+        TrainingSettings(cache_dtype="bfloat16").validate()
