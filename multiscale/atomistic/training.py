@@ -171,7 +171,8 @@ def dipole_defined(atoms, *, vacuum_A: float = 5.0) -> bool:
 
 
 class _CachedBatch:
-    """A fixed mini-batch: collated graph, descriptor + Jacobian (float32) and targets."""
+    """A fixed mini-batch: collated graph, descriptor + Jacobian (float32; its factors in
+    ``factor_dtype``) and targets."""
 
     def __init__(self, atoms_list, indices, descriptor, elements, electrode_weight: float = 1.0,
                  factor_dtype: torch.dtype = torch.float32):
@@ -186,10 +187,9 @@ class _CachedBatch:
                                                   self.batch["j"], self.batch["tri_i"], self.batch["tri_j"],
                                                   self.batch["tri_k"], len(self.batch["species"]))
         self.g = g.float()
-        self.jac = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in jac.items()}
-        for k in ("rad_dg", "c_all"):  # contract() casts them back to the members' dtype
-            if jac.get(k) is not None:
-                self.jac[k] = jac[k].to(factor_dtype)
+        # the Jacobian factors (most of the cache) in factor_dtype: contract() casts them back
+        self.jac = {k: (v.to(factor_dtype if k in ("rad_dg", "c_all") else torch.float32)
+                        if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in jac.items()}
         self.batch = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v)
                       for k, v in self.batch.items()}
         self.targets = {k: v.float() for k, v in _targets(atoms_list).items()}
@@ -354,8 +354,8 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
 
     train_batches = make_batches(np.sort(train_idx))
     val_batches = make_batches(np.sort(val_idx))
-    cache_GB = sum(cb.nbytes() for cb in train_batches + val_batches) / 1e9
     if progress:  # what limits a run's data on a small machine
+        cache_GB = sum(cb.nbytes() for cb in train_batches + val_batches) / 1e9
         print(f"training cache: {len(train_idx)} + {n_val} configurations, {cache_GB:.2f} GB "
               f"(Jacobian factors in {s.cache_dtype})", file=sys.stderr)
     history: dict = dict(epoch=[], train_loss=[], val_loss=[], val_force_rmse=[], val_energy_rmse_per_atom=[])
