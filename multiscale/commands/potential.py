@@ -152,8 +152,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="torch intra-op threads of this process (symmetry-function training runs in one process).")
 @click.option("--cache-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
-              help="Storage of the descriptor-Jacobian factors (radial and angular) in the training cache (most of its memory; "
-                   "the run prints the cache size). float16 halves them, for more data in the same memory.")
+              help="Storage of the descriptor-Jacobian factors (radial and angular) in the training cache (most of "
+                   "its memory; the run prints the cache size). float16 halves them, for more data in the same memory.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, energy_weight, weight_decay, electrode_force_weight, feature_std_floor, hidden, cutoff_A,
