@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from .model import FLOAT32_RADIAL_TOLERANCE
 
 MIN_MEMBERS = 4
 
@@ -77,8 +78,11 @@ class PotentialEnsemble(nn.Module):
             return self._forward_members(batch, compute_forces)
         d = self.descriptor
         vec = batch["vectors"].detach().to(self.compute_dtype)
+        # float32: skip the radial Gaussians below its resolution (~half of them; ~20 % of a step)
+        tol = FLOAT32_RADIAL_TOLERANCE if self.compute_dtype == torch.float32 else None
         feats, jac = d.features_and_jacobian(batch["species"], vec, batch["i"], batch["j"],
-                                             batch["tri_i"], batch["tri_j"], batch["tri_k"], len(batch["species"]))
+                                             batch["tri_i"], batch["tri_j"], batch["tri_k"], len(batch["species"]),
+                                             radial_tolerance=tol)
         if self._stackable():
             return self._forward_stacked(batch, feats, jac, compute_forces)
         g_leaf = feats.requires_grad_(compute_forces)
@@ -147,8 +151,10 @@ class PotentialEnsemble(nn.Module):
     def _stacked_layers(self, k: int):
         """[(W (M, in, out), b (M, 1, out))] of element network k across members (cached until any
         member parameter changes: in-place updates bump ``_version``, ``set_precision`` makes new
-        tensors)."""
-        key = tuple((id(q), q._version) for m in self.members for q in m.nets[k].parameters())
+        tensors, replacing ``.data`` moves the storage)."""
+        # the layers' parameter dicts read directly: Module.parameters() cost ~1 ms per MD step
+        key = tuple((id(q), q._version, q.data_ptr()) for m in self.members for mod in m.nets[k]._modules.values()
+                    for q in mod._parameters.values() if q is not None)
         cache = self.__dict__.setdefault("_stack_cache", {})
         if cache.get(k, (None,))[0] != key:
             cache[k] = (key, self._build_stacked_layers(k))
@@ -170,45 +176,63 @@ class PotentialEnsemble(nn.Module):
         net_dtype = m0.nets[0][0].weight.dtype
         std = m0.feature_std.to(net_dtype)
         x0 = ((feats.detach() - m0.feature_mean.to(feats.dtype)) / m0.feature_std.to(feats.dtype)).to(net_dtype)
-        with torch.enable_grad():
-            # one copy of the standardised features per member: the leaf of the backward pass
-            x = x0.unsqueeze(0).expand(n_m, -1, -1).clone().requires_grad_(compute_forces)
-            raw = torch.zeros(n_m, len(species), 4, dtype=net_dtype)
-            for k in range(len(m0.elements)):
-                idx = torch.nonzero(species == k).squeeze(1)
-                if len(idx) == 0:
-                    continue
-                h = x[:, idx, :]
-                layers = self._stacked_layers(k)
-                for li, (w, bias) in enumerate(layers):
-                    h = torch.baddbmm(bias, h, w)
-                    if li < len(layers) - 1:
-                        h = torch.nn.functional.silu(h)
-                raw = raw.index_copy(1, idx, h)
-            raw = raw.to(m0.energy_scale.dtype)
-            raw_eps = raw[..., 0]
-            if m0.masks_sheet:  # sheet carbons: their element's constant (see FieldAwarePotential.masks_sheet)
-                bias = torch.stack([torch.stack([net[-1].bias[0] for net in m.nets]) for m in self.members])
-                raw_eps = torch.where(batch["sheet"].bool()[None, :], bias.to(raw_eps.dtype)[:, species], raw_eps)
-            eps = raw_eps * m0.energy_scale + m0.energy_shift[species]
+        raw = torch.zeros(n_m, len(species), 4, dtype=net_dtype)
+        saved = []  # per element: atom indices and pre-activations, for the hand-written backward
+        for k in range(len(m0.elements)):
+            idx = torch.nonzero(species == k).squeeze(1)
+            if len(idx) == 0:
+                continue
+            layers = self._stacked_layers(k)
+            h = x0[idx].unsqueeze(0).expand(n_m, -1, -1)
+            pre = []
+            for li, (w, bias) in enumerate(layers):
+                h = torch.baddbmm(bias, h, w)
+                if li < len(layers) - 1:
+                    pre.append(h)
+                    h = torch.nn.functional.silu(h)
+            raw.index_copy_(1, idx, h)
+            saved.append((idx, layers, pre))
+        raw = raw.to(m0.energy_scale.dtype)
+        raw_eps = raw[..., 0]
+        sheet_const = m0.masks_sheet  # sheet carbons: their element's constant (FieldAwarePotential.masks_sheet)
+        if sheet_const:
+            bias = torch.stack([torch.stack([net[-1].bias.detach()[0] for net in m.nets]) for m in self.members])
+            raw_eps = torch.where(batch["sheet"].bool()[None, :], bias.to(raw_eps.dtype)[:, species], raw_eps)
+        eps = raw_eps * m0.energy_scale + m0.energy_shift[species]
 
-            def per_config(v):  # (M, N) → (M, B)
-                return torch.zeros(n_m, nb, dtype=v.dtype).index_add(1, b, v)
+        def per_config(v):  # (M, N) → (M, B)
+            return torch.zeros(n_m, nb, dtype=v.dtype).index_add(1, b, v)
 
-            count = per_config(torch.ones_like(eps))
-            q_total = (batch["total_charge"].to(eps.dtype) / count)[:, b]
-            q0 = raw[..., 1] - (per_config(raw[..., 1]) / count)[:, b] + q_total
-            p0 = raw[..., 2] - (per_config(raw[..., 2]) / count)[:, b] + q_total
-            chi_raw = 0.1 * raw[..., 3]
-            chi = chi_raw - (per_config(chi_raw) / count)[:, b]
-            f = batch["field"].to(eps.dtype)
-            z = batch["positions"][:, 2].to(eps.dtype)
-            mu0 = per_config(p0 * z)
-            alpha = per_config(chi * z)
-            energy = per_config(eps) - f * mu0 - 0.5 * f**2 * alpha  # (M, B)
-            if compute_forces:
-                (d_x,) = torch.autograd.grad(energy.sum(), [x])
-                d_g = d_x / std  # chain rule through the standardisation
+        count = per_config(torch.ones_like(eps))
+        q_total = (batch["total_charge"].to(eps.dtype) / count)[:, b]
+        q0 = raw[..., 1] - (per_config(raw[..., 1]) / count)[:, b] + q_total
+        p0 = raw[..., 2] - (per_config(raw[..., 2]) / count)[:, b] + q_total
+        chi_raw = 0.1 * raw[..., 3]
+        chi = chi_raw - (per_config(chi_raw) / count)[:, b]
+        f = batch["field"].to(eps.dtype)
+        z = batch["positions"].detach()[:, 2].to(eps.dtype)
+        mu0 = per_config(p0 * z)
+        alpha = per_config(chi * z)
+        energy = per_config(eps) - f * mu0 - 0.5 * f**2 * alpha  # (M, B)
+        if compute_forces:
+            # ∂E/∂raw per atom, the same for every member (they share energy_scale): ε scaled (0 on
+            # a masked sheet), the neutral p and χ through the dipole, Σ_i (p_i − p̄) z_i = Σ_i p_i (z_i − z̄)
+            zc = z - (torch.zeros(nb, dtype=z.dtype).index_add(0, b, z) / count[0])[b]
+            fb0 = f[b]
+            g_eps = m0.energy_scale.expand(len(species)).clone()
+            if sheet_const:
+                g_eps[batch["sheet"].bool()] = 0.0
+            g_raw = torch.stack([g_eps, torch.zeros_like(z), -fb0 * zc, -0.05 * fb0**2 * zc], 1).to(net_dtype)
+            d_x = torch.zeros(n_m, len(species), x0.shape[1], dtype=net_dtype)
+            for idx, layers, pre in saved:
+                g = g_raw[idx].unsqueeze(0).expand(n_m, -1, -1)
+                for li in range(len(layers) - 1, -1, -1):
+                    g = torch.bmm(g, layers[li][0].transpose(1, 2))
+                    if li > 0:
+                        sg = torch.sigmoid(pre[li - 1])
+                        g = g * (sg * (1.0 + pre[li - 1] * (1.0 - sg)))  # silu'
+                d_x.index_copy_(1, idx, g)
+            d_g = d_x / std  # chain rule through the standardisation
         fb = f[b]
         res = dict(
             energy_members=energy.detach(),

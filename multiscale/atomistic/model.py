@@ -25,6 +25,7 @@ with the state dict.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,6 +36,12 @@ from ..errors import InputError
 
 #: elements the default model knows (H, Li, B, C, O, F)
 DEFAULT_ELEMENTS = (1, 3, 5, 6, 8, 9)
+#: radial Gaussians (and r-derivatives, 1/Å) below this are not evaluated in float32 MD: a tenth
+#: of float32's resolution, so the descriptor and forces equal the full evaluation to rounding
+FLOAT32_RADIAL_TOLERANCE = 0.1 * float(np.finfo(np.float32).eps)
+#: the Jacobian factors (:meth:`SymmetryFunctions.features_and_jacobian`) that make up most of a
+#: training cache, and that ``--cache-dtype float16`` stores in half precision
+BULK_JACOBIAN_FACTORS = ("rad_dg", "ang_shape", "ang_dshape", "ang_radial", "ang_dradial")
 ARCHITECTURE = "behler-parrinello"
 
 
@@ -159,14 +166,38 @@ class SymmetryFunctions(nn.Module):
         ang = ang.index_add(0, tri_i * self.n_pairs + pidx, terms).view(n_atoms, self.n_angular_features)
         return torch.cat([rad, ang], 1)
 
+    def radial_window(self, tolerance: float | None) -> int:
+        """How many radial Gaussians per pair are evaluated when those whose value and r-derivative
+        [1/Å] at the pair's distance are both below ``tolerance`` are dropped (``None``: all).
+
+        The centres are evenly spaced, so the window is the same width for every pair: the
+        ``w`` centres nearest r_ij. The nearest dropped centre lies ≥ (w/2 − ½)Δμ away.
+        """
+        k = self.settings.n_radial
+        if tolerance is None or k < 4:
+            return k
+        if not 0.0 < tolerance < 1.0:
+            raise InputError(f"radial tolerance = {tolerance!r} must be in (0, 1) or None")
+        dmu = float(self.radial_mu[1] - self.radial_mu[0])
+        for w in range(2, k, 2):
+            d = (w / 2 - 0.5) * dmu
+            if math.exp(-self.radial_eta * d * d) * max(1.0, 2.0 * self.radial_eta * d) < tolerance:
+                return w
+        return k
+
     @torch.no_grad()
-    def features_and_jacobian(self, species, vectors, i, j, tri_i, tri_j, tri_k, n_atoms: int):
+    def features_and_jacobian(self, species, vectors, i, j, tri_i, tri_j, tri_k, n_atoms: int, *,
+                              radial_tolerance: float | None = None):
         """Descriptors G (N, D) and the factors of ∂G/∂r_ij needed to contract dE/dG into forces.
 
         Radial: ∂G^R_i[s_j, k]/∂v_ij = g'_k(r_ij) v̂_ij. Angular (term t = (i; j, k)):
         ∂G^A/∂v_ij = C_cos ∂cosθ/∂v_ij + C_rij v̂_ij with ∂cosθ/∂v_ij = (v̂_ik − cosθ v̂_ij)/r_ij,
         and likewise for v_ik. Computed without autograd (analytic), so that training and MD need
         no double backward through the descriptor.
+
+        ``radial_tolerance`` (e.g. :data:`FLOAT32_RADIAL_TOLERANCE`): evaluate only the
+        :meth:`radial_window` Gaussians nearest each r_ij, the others being below it; ``None``
+        evaluates all (exact, for float64 and finite-difference checks).
         """
         s = self.settings
         r = torch.linalg.norm(vectors, dim=1)
@@ -175,19 +206,35 @@ class SymmetryFunctions(nn.Module):
         dfc = torch.where(r < s.cutoff_A, -0.5 * torch.pi / s.cutoff_A * torch.sin(torch.pi * r / s.cutoff_A),
                           torch.zeros_like(r))
         mu_r = self.radial_mu.to(vectors.dtype)
-        gauss = torch.exp(-self.radial_eta * (r[:, None] - mu_r) ** 2)
+        k, w = s.n_radial, self.radial_window(radial_tolerance)
+        rad_row = i * self.n_elements + species.index_select(0, j)
+        if w < k:
+            # the w centres nearest r: from one below the nearest, w/2 − 1 further down (clamped)
+            dmu = float(self.radial_mu[1] - self.radial_mu[0])
+            near = torch.round((r - float(self.radial_mu[0])) / dmu).long()
+            kk = (near - (w // 2 - 1)).clamp(0, k - w)[:, None] + torch.arange(w)
+            x = r[:, None] - mu_r.index_select(0, kk.reshape(-1)).view(kk.shape)
+        else:
+            x = r[:, None] - mu_r
+        gauss = torch.exp(-self.radial_eta * x * x)
         g = gauss * fc[:, None]
-        dg = gauss * (-2 * self.radial_eta * (r[:, None] - mu_r)) * fc[:, None] + gauss * dfc[:, None]
-        rad_row = i * self.n_elements + species[j]
-        rad = torch.zeros(n_atoms * self.n_elements, s.n_radial, dtype=vectors.dtype)
-        rad = rad.index_add(0, rad_row, g).view(n_atoms, self.n_radial_features)
-        jac = dict(rad_row=rad_row, rad_dg=dg, unit=u, i=i, j=j, n_atoms=n_atoms)
+        dg = gauss * (-2 * self.radial_eta * x) * fc[:, None] + gauss * dfc[:, None]
+        if w < k:
+            rad_flat = ((rad_row * k)[:, None] + kk).reshape(-1)
+            rad = torch.zeros(n_atoms * self.n_elements * k, dtype=vectors.dtype)
+            rad = rad.index_add(0, rad_flat, g.reshape(-1)).view(n_atoms, self.n_radial_features)
+        else:
+            rad_flat = None
+            rad = torch.zeros(n_atoms * self.n_elements, k, dtype=vectors.dtype)
+            rad = rad.index_add(0, rad_row, g).view(n_atoms, self.n_radial_features)
+        # rad_dg is (P, K), or (P, w) for the centres rad_flat names (flat indices into (N·n_el·K))
+        jac = dict(rad_row=rad_row, rad_dg=dg, rad_flat=rad_flat, unit=u, i=i, j=j, n_atoms=n_atoms)
         if len(tri_i) == 0:
             ang = torch.zeros(n_atoms, self.n_angular_features, dtype=vectors.dtype)
             jac["ang_row"] = None
             return torch.cat([rad, ang], 1), jac
-        rij, rik = r[tri_j], r[tri_k]
-        uij, uik = u[tri_j], u[tri_k]
+        rij, rik = r.index_select(0, tri_j), r.index_select(0, tri_k)
+        uij, uik = u.index_select(0, tri_j), u.index_select(0, tri_k)
         cos = (uij * uik).sum(1)
         fa = lambda x: cutoff_function(x, s.angular_cutoff_A)  # noqa: E731
         rca = s.angular_cutoff_A
@@ -195,33 +242,26 @@ class SymmetryFunctions(nn.Module):
                                     torch.zeros_like(x))
         fij, fik = fa(rij), fa(rik)
         dfij, dfik = dfa(rij), dfa(rik)
-        shapes, dshapes = [], []
-        for z in self.zetas:
-            for lam in (1.0, -1.0):
-                base = (1.0 + lam * cos).clamp(min=0.0)
-                shapes.append(2.0 ** (1.0 - z) * base**z)
-                dshapes.append(2.0 ** (1.0 - z) * z * lam * base ** (z - 1.0))
-        shape = torch.stack(shapes, 1)[:, :, None]
-        dshape = torch.stack(dshapes, 1)[:, :, None]
-        rho = 0.5 * (rij + rik)[:, None]
-        mu_a = self.ang_mu.to(vectors.dtype)
-        radial = torch.exp(-self.ang_eta * (rho - mu_a) ** 2)[:, None, :]
-        dradial = (radial * (-2 * self.ang_eta * (rho - mu_a))[:, None, :])
-        ff = (fij * fik)[:, None, None]
+        lam = torch.tensor([1.0, -1.0], dtype=vectors.dtype)
+        base = (1.0 + cos[:, None] * lam).clamp(min=0.0)  # (T, 2): λ = +1, −1
+        shape = torch.cat([2.0 ** (1.0 - z) * base**z for z in self.zetas], 1)  # (T, S): S_s(cosθ), ζ-major
+        dshape = torch.cat([2.0 ** (1.0 - z) * z * lam * base ** (z - 1.0) for z in self.zetas], 1)
+        x = 0.5 * (rij + rik)[:, None] - self.ang_mu.to(vectors.dtype)
+        radial = torch.exp(-self.ang_eta * x * x)  # (T, R): R_r(ρ), ρ = (r_ij + r_ik)/2
+        ff = fij * fik
         n_t = len(tri_i)
-        terms = (shape * radial * ff).reshape(n_t, -1)
-        c_cos = (dshape * radial * ff).reshape(n_t, -1)
-        c_rij = (shape * (0.5 * dradial * ff + radial * (dfij * fik)[:, None, None])).reshape(n_t, -1)
-        c_rik = (shape * (0.5 * dradial * ff + radial * (fij * dfik)[:, None, None])).reshape(n_t, -1)
+        terms = (shape[:, :, None] * (radial * ff[:, None])[:, None, :]).reshape(n_t, -1)  # s-major, as G
         pidx = self.pair_index[species[j[tri_j]], species[j[tri_k]]]
         ang_row = tri_i * self.n_pairs + pidx
         ang = torch.zeros(n_atoms * self.n_pairs, terms.shape[1], dtype=vectors.dtype)
         ang = ang.index_add(0, ang_row, terms).view(n_atoms, self.n_angular_features)
-        # (T, A, 3): [∂/∂cosθ, ∂/∂r_ij, ∂/∂r_ik], the only angular factors contract() needs (kept
-        # fused and alone: training caches this per mini-batch, and it dominates that memory)
-        jac.update(ang_row=ang_row, c_all=torch.stack([c_cos, c_rij, c_rik], -1), tri_j=tri_j, tri_k=tri_k,
-                   dcos_ij=(uik - cos[:, None] * uij) / rij[:, None],
-                   dcos_ik=(uij - cos[:, None] * uik) / rik[:, None])
+        # G_t[s, r] = S_s R_r f_ij f_ik factorises, so contract() needs only its factors and their
+        # derivatives, ~20 numbers per triplet instead of the 3·S·R of ∂G/∂(cosθ, r_ij, r_ik)
+        # (training caches these per mini-batch: they are most of its memory)
+        jac.update(ang_row=ang_row, tri_j=tri_j, tri_k=tri_k, ang_shape=shape, ang_dshape=dshape,
+                   ang_radial=radial, ang_dradial=radial * (-2 * self.ang_eta * x),
+                   ang_ff=ff, ang_dff_ij=dfij * fik, ang_dff_ik=fij * dfik, ang_cos=cos,
+                   ang_inv_rij=1.0 / rij, ang_inv_rik=1.0 / rik)
         return torch.cat([rad, ang], 1), jac
 
     def contract(self, dE_dG: torch.Tensor, jac: dict) -> torch.Tensor:
@@ -229,28 +269,47 @@ class SymmetryFunctions(nn.Module):
         m = dE_dG.shape[0]
         n = jac["n_atoms"]
         k = self.settings.n_radial
-        vr = dE_dG[:, :, : self.n_radial_features].reshape(m, n * self.n_elements, k)
-        c = torch.einsum("mpk,pk->mp", vr[:, jac["rad_row"], :], jac["rad_dg"].to(dE_dG.dtype))  # (M, P)
-        gv = c[:, :, None] * jac["unit"].to(dE_dG.dtype)  # dE/dv_p, (M, P, 3)
-        if jac.get("ang_row") is not None:
-            va = dE_dG[:, :, self.n_radial_features:].reshape(m, n * self.n_pairs, -1)
-            w = va[:, jac["ang_row"], :]  # (M, T, A)
-            coef = torch.einsum("mta,tac->mtc", w, jac["c_all"].to(dE_dG.dtype))  # (M, T, 3)
-            uu = jac["unit"].to(dE_dG.dtype)
-            g_ij = coef[:, :, 0:1] * jac["dcos_ij"].to(dE_dG.dtype) + coef[:, :, 1:2] * uu[jac["tri_j"]]
-            g_ik = coef[:, :, 0:1] * jac["dcos_ik"].to(dE_dG.dtype) + coef[:, :, 2:3] * uu[jac["tri_k"]]
-            # scatter with the member axis innermost: rows of M·3 contiguous values index_add
-            # far faster along dim 0 than strided slices along dim 1
-            gvt = gv.permute(1, 0, 2).reshape(-1, m * 3)
-            gvt = gvt.index_add(0, jac["tri_j"], g_ij.permute(1, 0, 2).reshape(-1, m * 3))
-            gvt = gvt.index_add(0, jac["tri_k"], g_ik.permute(1, 0, 2).reshape(-1, m * 3))
+        nr = self.n_radial_features
+        dt = dE_dG.dtype
+        # atom-major with the member axis innermost: every gather and scatter below moves whole
+        # rows of M (or M·3) contiguous values, far faster than strided slices; index_select, not
+        # t[idx]: its CPU kernel gathers rows 2-4× faster (torch 2.13)
+        vt = dE_dG.permute(1, 2, 0)  # (N, D, M)
+        dg = jac["rad_dg"].to(dt)
+        unit = jac["unit"].to(dt)
+        if jac.get("rad_flat") is not None:  # windowed radial basis: (P, w) factors
+            vr = vt[:, :nr, :].reshape(-1, m).index_select(0, jac["rad_flat"]).view(*dg.shape, m)
         else:
-            gvt = gv.permute(1, 0, 2).reshape(-1, m * 3)
-        gvt = gvt.to(dE_dG.dtype)
-        grad = torch.zeros(n, m * 3, dtype=dE_dG.dtype)
+            vr = vt[:, :nr, :].reshape(n * self.n_elements, k, m).index_select(0, jac["rad_row"])  # (P, K, M)
+        c = torch.bmm(dg[:, None, :], vr)[:, 0, :]  # (P, M): ∂E/∂r_p of each member
+        if jac.get("ang_row") is not None:
+            va = vt[:, nr:, :].reshape(n * self.n_pairs, -1, m).index_select(0, jac["ang_row"])  # (T, A, M)
+            n_t = va.shape[0]
+            ff, cos = jac["ang_ff"].to(dt)[:, None], jac["ang_cos"].to(dt)[:, None]
+            inv_rij, inv_rik = jac["ang_inv_rij"].to(dt)[:, None], jac["ang_inv_rik"].to(dt)[:, None]
+            # ∂G_t/∂(cosθ, r_ij, r_ik) rebuilt from the factors, (T, 3, S, R): one batched product with
+            # dE/dG then gives all three (cheaper than contracting the factors one at a time)
+            sh, dsh = jac["ang_shape"].to(dt), jac["ang_dshape"].to(dt)
+            rad = jac["ang_radial"].to(dt)
+            r_d = 0.5 * jac["ang_dradial"].to(dt) * ff
+            outer = torch.stack([dsh[:, :, None] * (rad * ff)[:, None, :],
+                                 sh[:, :, None] * (r_d + rad * jac["ang_dff_ij"].to(dt)[:, None])[:, None, :],
+                                 sh[:, :, None] * (r_d + rad * jac["ang_dff_ik"].to(dt)[:, None])[:, None, :]], 1)
+            coef = torch.bmm(outer.view(n_t, 3, -1), va)  # (T, 3, M): ∂E/∂cosθ, ∂E/∂r_ij, ∂E/∂r_ik (cosθ fixed)
+            c_cos, c_rij, c_rik = coef[:, 0], coef[:, 1], coef[:, 2]
+            # ∂E/∂v_ij = c_cos (v̂_ik − cosθ v̂_ij)/r_ij + c_rij v̂_ij = a_j v̂_ik + b_j v̂_ij (and for v_ik):
+            # each b multiplies its own pair's unit vector, so it joins the radial scalar per pair
+            a_j, a_k = c_cos * inv_rij, c_cos * inv_rik
+            c = c.index_add(0, jac["tri_j"], c_rij - a_j * cos).index_add(0, jac["tri_k"], c_rik - a_k * cos)
+            gvt = (c[:, :, None] * unit[:, None, :]).reshape(-1, m * 3)
+            u_j, u_k = unit.index_select(0, jac["tri_j"]), unit.index_select(0, jac["tri_k"])
+            gvt = gvt.index_add(0, jac["tri_j"], (a_j[:, :, None] * u_k[:, None, :]).reshape(n_t, m * 3))
+            gvt = gvt.index_add(0, jac["tri_k"], (a_k[:, :, None] * u_j[:, None, :]).reshape(n_t, m * 3))
+        else:
+            gvt = (c[:, :, None] * unit[:, None, :]).reshape(-1, m * 3)  # dE/dv_p, (P, M·3)
+        grad = torch.zeros(n, m * 3, dtype=dt)
         grad = grad.index_add(0, jac["j"], gvt).index_add(0, jac["i"], -gvt)
-        grad = grad.view(n, m, 3).permute(1, 0, 2)
-        return grad
+        return grad.view(n, m, 3).permute(1, 0, 2)
 
 
 def _mlp(n_in: int, hidden, n_out: int) -> nn.Sequential:

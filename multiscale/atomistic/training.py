@@ -30,7 +30,7 @@ from ..io import atomic_path
 from .ensemble import MIN_MEMBERS, PotentialEnsemble
 from .graph import build_graph, collate
 from .message_passing import MessagePassingPotential, MessagePassingSettings
-from .model import DescriptorSettings, FieldAwarePotential, NetworkSettings, member_from_config
+from .model import BULK_JACOBIAN_FACTORS, DescriptorSettings, FieldAwarePotential, NetworkSettings, member_from_config
 
 
 _CACHE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -188,7 +188,7 @@ class _CachedBatch:
                                                   self.batch["tri_k"], len(self.batch["species"]))
         self.g = g.float()
         # the Jacobian factors (most of the cache) in factor_dtype: contract() casts them back
-        self.jac = {k: (v.to(factor_dtype if k in ("rad_dg", "c_all") else torch.float32)
+        self.jac = {k: (v.to(factor_dtype if k in BULK_JACOBIAN_FACTORS else torch.float32)
                         if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in jac.items()}
         self.batch = {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() else v)
                       for k, v in self.batch.items()}

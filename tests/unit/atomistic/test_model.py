@@ -150,3 +150,50 @@ def test_fine_grid_resolves_bond_lengths_the_default_blurs():
 def test_descriptor_settings_reject_bad_values(bad, word):
     with pytest.raises(InputError, match=word):
         DescriptorSettings(**bad).validate()
+
+
+VFF_GRID = DescriptorSettings(cutoff_A=6.5, n_radial=32, radial_width_A=0.2, angular_cutoff_A=3.5,
+                              n_angular_radial=5, zetas=(1.0, 4.0), angular_width_A=0.3)  # the shipped vff model's
+
+
+def test_radial_window_drops_only_gaussians_below_its_tolerance():
+    """float32 MD evaluates only the radial Gaussians nearest each pair distance; every one it
+    skips has value and r-derivative below the tolerance, so features and forces move by less
+    than float32 resolves."""
+    from multiscale.atomistic.model import FLOAT32_RADIAL_TOLERANCE as tol
+
+    m = FieldAwarePotential(descriptor=VFF_GRID)
+    d = m.descriptor
+    k = VFF_GRID.n_radial
+    w = d.radial_window(tol)
+    assert w == 16  # half the basis at this width and spacing
+    assert d.radial_window(None) == k and d.radial_window(1e-300) == k
+    for bad in (0.0, 1.0, -1e-3):
+        with pytest.raises(InputError, match="radial tolerance"):
+            d.radial_window(bad)
+
+    a = default_system(0)
+    a.rattle(0.05, seed=4)
+    b = collate([build_graph(a, m.elements, VFF_GRID.cutoff_A, VFF_GRID.angular_cutoff_A)], requires_grad=False)
+    args = (b["species"], b["vectors"], b["i"], b["j"], b["tri_i"], b["tri_j"], b["tri_k"], len(a))
+    g_full, jac_full = d.features_and_jacobian(*args)
+    g_win, jac_win = d.features_and_jacobian(*args, radial_tolerance=tol)
+    assert jac_win["rad_dg"].shape == (len(b["i"]), w)
+
+    # the skipped Gaussians, evaluated: all below the tolerance, value and derivative
+    centres = jac_win["rad_flat"].view(-1, w) - (jac_win["rad_row"] * k)[:, None]  # basis index per pair
+    kept = torch.zeros(len(b["i"]), k, dtype=torch.bool).scatter_(1, centres, True)
+    assert int(kept.sum()) == len(b["i"]) * w and bool((centres.diff(dim=1) == 1).all())  # w distinct, adjacent
+    x = torch.linalg.norm(b["vectors"], dim=1)[:, None] - d.radial_mu
+    gauss = torch.exp(-d.radial_eta * x**2)
+    assert float(gauss[~kept].max()) < tol
+    assert float((2 * d.radial_eta * x.abs() * gauss)[~kept].max()) < tol
+
+    # features: equal but for the dropped tails (some of which are not exactly zero)
+    diff = (g_win - g_full).abs()
+    per_atom = torch.bincount(b["i"], minlength=len(a)).max()
+    assert 0.0 < float(diff.max()) < float(per_atom) * tol
+    # forces through the contraction: the same to float32 resolution
+    v = torch.randn(2, *g_full.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    f_full, f_win = d.contract(v, jac_full), d.contract(v, jac_win)
+    assert float((f_win - f_full).abs().max()) < 1e-7 * float(f_full.abs().max())

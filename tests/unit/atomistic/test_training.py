@@ -365,7 +365,7 @@ def test_refit_of_atomic_energies_is_exact_when_the_sheet_energy_is_the_baseline
 def test_float16_cache_halves_the_jacobian_factors_and_keeps_the_forces():
     """cache_dtype='float16' stores the descriptor-Jacobian factors (most of the cache) in half the
     bytes; forces contracted through them move by rounding only (~1e-4 relative), and training runs."""
-    from multiscale.atomistic.model import DescriptorSettings, FieldAwarePotential
+    from multiscale.atomistic.model import BULK_JACOBIAN_FACTORS, DescriptorSettings, FieldAwarePotential
     from multiscale.atomistic.training import _CachedBatch
 
     frames = _synthetic_frames(3)
@@ -374,12 +374,12 @@ def test_float16_cache_halves_the_jacobian_factors_and_keeps_the_forces():
     model = FieldAwarePotential(descriptor=desc, network=NetworkSettings(hidden=(16,))).float()
     cached = {dt: _CachedBatch(frames, np.arange(3), model.descriptor, model.elements, factor_dtype=dt)
               for dt in (torch.float32, torch.float16)}
-    factors = [cached[torch.float32].jac[k] for k in ("rad_dg", "c_all")]
-    assert all(cached[torch.float16].jac[k].dtype == torch.float16 for k in ("rad_dg", "c_all"))
+    factors = [cached[torch.float32].jac[k] for k in BULK_JACOBIAN_FACTORS]
+    assert all(cached[torch.float16].jac[k].dtype == torch.float16 for k in BULK_JACOBIAN_FACTORS)
     assert all(f.dtype == torch.float32 for f in factors)
     saved = cached[torch.float32].nbytes() - cached[torch.float16].nbytes()
     assert saved == sum(f.nelement() * 2 for f in factors)
-    assert cached[torch.float16].nbytes() < 0.7 * cached[torch.float32].nbytes()  # the factors dominate
+    assert cached[torch.float16].nbytes() < 0.75 * cached[torch.float32].nbytes()  # they are most of it
     f = {dt: model(cb.batch, features=cb.features(), forces=True)["forces"].detach() for dt, cb in cached.items()}
     assert f[torch.float16].dtype == torch.float32
     rel = float((f[torch.float16] - f[torch.float32]).norm() / f[torch.float32].norm())
