@@ -223,16 +223,16 @@ class PotentialEnsemble(nn.Module):
             if sheet_const:
                 g_eps[batch["sheet"].bool()] = 0.0
             g_raw = torch.stack([g_eps, torch.zeros_like(z), -fb0 * zc, -0.05 * fb0**2 * zc], 1).to(net_dtype)
-            d_x = torch.zeros(n_m, len(species), x0.shape[1], dtype=net_dtype)
+            # every atom belongs to one element network, so every row of d_g is written
+            d_g = torch.empty(n_m, len(species), x0.shape[1], dtype=net_dtype)
             for idx, layers, pre in saved:
                 g = g_raw[idx].unsqueeze(0).expand(n_m, -1, -1)
-                for li in range(len(layers) - 1, -1, -1):
+                for li in range(len(layers) - 1, 0, -1):
                     g = torch.bmm(g, layers[li][0].transpose(1, 2))
-                    if li > 0:
-                        sg = torch.sigmoid(pre[li - 1])
-                        g = g * (sg * (1.0 + pre[li - 1] * (1.0 - sg)))  # silu'
-                d_x.index_copy_(1, idx, g)
-            d_g = d_x / std  # chain rule through the standardisation
+                    sg = torch.sigmoid(pre[li - 1])
+                    g = g * (sg * (1.0 + pre[li - 1] * (1.0 - sg)))  # silu'
+                # through the first layer and the standardisation at once: ∂E/∂G = ∂E/∂x / σ_G
+                d_g.index_copy_(1, idx, torch.bmm(g, layers[0][0].transpose(1, 2) / std))
         fb = f[b]
         res = dict(
             energy_members=energy.detach(),
