@@ -129,10 +129,11 @@ class PotentialEnsemble(nn.Module):
     # ------------------------------------------------------------------------------------------
     # All members in one pass. Members share the descriptor and, when trained together, their
     # normalisation buffers; their element networks then run as batched matrix products over
-    # the member axis and one backward pass gives every member's dE/dG (the features are
-    # expanded to one copy per member). The field's position terms are differentiated by hand:
+    # the member axis, and every member's dE/dG comes from a backward pass written out by hand
+    # (∂E/∂outputs is the same for all members, then back through the SiLU layers: no autograd
+    # graph, no per-element gather to scatter back). The field's position terms likewise:
     # ∂/∂z_i [−F Σ p_j z_j − ½F² Σ χ_j z_j] = −F p_i − ½F² χ_i (p, χ depend on r only through G).
-    # Equal to the per-member loop to round-off (tested); ~2× fewer autograd calls at MD time.
+    # Equal to the per-member loop with autograd to round-off (tested, with and without a field).
     # ------------------------------------------------------------------------------------------
     def _stackable(self) -> bool:
         m0 = self.members[0]
