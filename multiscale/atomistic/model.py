@@ -255,9 +255,10 @@ class SymmetryFunctions(nn.Module):
         ang_row = tri_i * self.n_pairs + pidx
         ang = torch.zeros(n_atoms * self.n_pairs, terms.shape[1], dtype=vectors.dtype)
         ang = ang.index_add(0, ang_row, terms).view(n_atoms, self.n_angular_features)
-        # G_t[s, r] = S_s R_r f_ij f_ik factorises, so contract() needs only its factors and their
-        # derivatives, ~20 numbers per triplet instead of the 3·S·R of ∂G/∂(cosθ, r_ij, r_ik)
-        # (training caches these per mini-batch: they are most of its memory)
+        # G_t[s, r] = S_s R_r f_ij f_ik factorises, so contract() needs only its factors, their
+        # derivatives and the angle's geometry: 2S + 2R + 6 numbers per triplet (24 here) instead of
+        # the 3·S·R + 6 of ∂G/∂(cosθ, r_ij, r_ik) and ∂cosθ/∂v (66); training caches these per
+        # mini-batch, and they were most of its memory
         jac.update(ang_row=ang_row, tri_j=tri_j, tri_k=tri_k, ang_shape=shape, ang_dshape=dshape,
                    ang_radial=radial, ang_dradial=radial * (-2 * self.ang_eta * x),
                    ang_ff=ff, ang_dff_ij=dfij * fik, ang_dff_ik=fij * dfik, ang_cos=cos,
