@@ -162,8 +162,9 @@ def load_potential(name: str | None = None, *, field_V_per_A: float = 0.0, preci
     """The shipped ML ensemble ``models/<name>/`` (default ``mlp_li_ec_graphene``) as an ASE calculator.
 
     ``precision="float32"`` (default, for MD speed) runs descriptor, networks and the force
-    contraction in single precision with energies summed in double; ``"float64"`` for exact
-    finite-difference checks.
+    contraction in single precision with energies summed in double, and skips the radial
+    Gaussians below a tenth of float32's resolution (``model.FLOAT32_RADIAL_TOLERANCE``);
+    ``"float64"`` evaluates everything, for exact finite-difference checks.
 
     Weights are read with ``torch.load(weights_only=True)``; ``calc.reference`` names the
     reference method the ensemble was trained on (e.g. "GFN1-xTB").

@@ -46,8 +46,9 @@ class PotentialEnsemble(nn.Module):
 
     def set_precision(self, precision: str) -> "PotentialEnsemble":
         """``"float64"`` (default, exact derivatives) or ``"float32"`` for the descriptor, the
-        networks and the force contraction (about 2× faster; energies are still summed in float64,
-        forces agree with float64 to ~1e-5 relative)."""
+        networks and the force contraction (about 2× faster, and it evaluates only the radial
+        Gaussians above float32's resolution; energies are still summed in float64, forces agree
+        with float64 to ~1e-5 relative)."""
         if precision not in ("float32", "float64"):
             raise InputError(f"precision = {precision!r} must be 'float32' or 'float64'")
         dt = torch.float32 if precision == "float32" else torch.float64
