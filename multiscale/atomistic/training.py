@@ -60,12 +60,13 @@ class TrainingSettings:
     #: triplets) otherwise get standardised by a tiny std, and on a new packing reach z-scores of
     #: tens: the networks then extrapolate far outside what they were fitted on.
     feature_std_floor: float = 0.0
-    #: storage of the descriptor-Jacobian factors (radial ∂g/∂r per pair, angular ∂G/∂(cosθ, r_ij,
-    #: r_ik) per triplet) in the training cache, "float32" or "float16". They are ~75 % of the
-    #: cache (~5 MB per 100-atom configuration with the vff model's descriptor), which is what
-    #: limits the data one training run can hold; float16 halves them (relative rounding 5e-4 per
-    #: factor; forces of the cached contraction change by ~1e-4 relative; the members still train
-    #: in float32). MD and evaluation never use the cache.
+    #: storage of the descriptor-Jacobian factors (``model.BULK_JACOBIAN_FACTORS``: radial ∂g/∂r per
+    #: pair, the angular term's factors and their derivatives per triplet) in the training cache,
+    #: "float32" or "float16". They are ~55 % of the cache (per configuration of labels_mlmd3.db
+    #: with the vff model's descriptor: 1.77 MB in float32, 1.26 in float16), which is what limits
+    #: the data one training run can hold; float16 halves them (relative rounding 5e-4 per factor;
+    #: forces of the cached contraction change by ~1e-4 relative; the members still train in
+    #: float32). MD and evaluation never use the cache.
     cache_dtype: str = "float32"
     validation_fraction: float = 0.1
     #: "random": a random fraction of configurations (neighbouring MD frames land on both sides,
