@@ -263,14 +263,12 @@ def label_candidates(candidates: Sequence[dict], db_path, *, reference_steps: in
     """Reference MD of ``reference_steps`` from each candidate into ``db_path`` (rows ``split=train``,
     ``system`` = "bulk" or "interface", ``task`` = ``al-<run>-<step>``); finished tasks are skipped.
     Returns the number of rows written."""
-    from ase.db import connect
-
     from ..parallel import parallel_map
-    from .labelling import _done_tasks, _pack, _write_rows, reference_md_task
+    from .labelling import _done_tasks, _pack, _write_rows, open_label_db, reference_md_task
 
     reference_steps = int(check_range("reference_steps", reference_steps, low=1))
     store_every = int(check_range("store_every", store_every, low=1, high=reference_steps))
-    db = connect(str(db_path))
+    db = open_label_db(db_path)
     done = _done_tasks(db)
     todo = []
     for k, c in enumerate(candidates):

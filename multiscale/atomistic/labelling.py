@@ -14,8 +14,10 @@ physically weighted configuration at temperature T and field F.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -135,6 +137,40 @@ def reference_md_task(item: dict) -> list[dict]:
     return frames
 
 
+def open_label_db(db_path: str | Path):
+    """Connect to the ASE SQLite database ``db_path``, creating its tables if it is new.
+
+    Several ``label`` processes may resume into one database (the README's recipe runs one per
+    core). ASE creates the tables on first use after checking that they are absent, so two
+    processes starting on a new file could both try and one failed with "table systems already
+    exists". Creation is therefore serialised by an exclusive ``flock`` on the database's folder
+    (no lock file is left behind); where ``fcntl`` is missing (Windows) it runs unlocked.
+    """
+    from ase.db import connect
+
+    path = Path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = connect(str(path))
+    with _folder_lock(path.parent):
+        db.count()  # the first statement: creates the tables, or reads the existing metadata
+    return db
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(str(folder), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def _write_rows(db, frames: Sequence[dict], meta: dict) -> None:
     with db:
         for fr in frames:
@@ -181,8 +217,6 @@ def generate_reference_md(
     keeps every k-th MD step (frames 1 fs apart are nearly the same configuration; k = 2 halves
     the database for little loss). Returns the number of rows written.
     """
-    from ase.db import connect
-
     n_steps = int(check_range("n_steps", n_steps, low=1))
     store_every = int(check_range("store_every", store_every, low=1, high=max(1, n_steps)))
     check_range("timestep_fs", timestep_fs, low=0.05, high=5.0)
@@ -204,7 +238,7 @@ def generate_reference_md(
                     for f in heldout_fields_V_per_A:
                         tasks.append(dict(seed=int(seed) + 10_000, field_V_per_A=float(f), temperature_K=t,
                                           split="heldout", **extra))
-    db = connect(str(db_path))
+    db = open_label_db(db_path)
     done = _done_tasks(db)
     todo = []
     for t in tasks:
@@ -250,10 +284,8 @@ def label_configurations(
     Rows whose ``config_id`` (positions, cell, field, method) already exist are skipped.
     Returns the number of rows written.
     """
-    from ase.db import connect
-
     check_range("field_V_per_A", field_V_per_A, low=-0.5, high=0.5)
-    db = connect(str(db_path))
+    db = open_label_db(db_path)
     have = {row.get("config_id") for row in db.select(columns=["key_value_pairs"])}
     items = [dict(atoms=_pack(a), method=method, field_V_per_A=float(field_V_per_A))
              for a in configurations if config_id(a, field_V_per_A, method) not in have]

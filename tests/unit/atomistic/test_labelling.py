@@ -1,10 +1,12 @@
 """Labelling into an ASE database: fields stored, resume skips existing rows, extxyz export."""
+import threading
+
 import numpy as np
 import pytest
 from ase.build import molecule
 from ase.io import read
 
-from multiscale.atomistic.labelling import export_extxyz, label_configurations, load_dataset
+from multiscale.atomistic.labelling import export_extxyz, label_configurations, load_dataset, open_label_db
 from multiscale.errors import DataFileError
 
 
@@ -111,3 +113,53 @@ def test_bulk_reference_md_rows(tmp_path):
         generate_reference_md(db, system="gas", progress=False)
     with pytest.raises(InputError, match="compositions"):
         generate_reference_md(db, system="bulk", compositions=[(0, 0)], progress=False)
+
+
+def test_two_processes_can_create_one_database(tmp_path, monkeypatch):
+    """Two ``label`` runs starting on a new database must not race to create its tables.
+
+    ASE checks that the tables are absent, then creates them. The patch holds every opener right
+    after that check until both have checked (or 0.5 s pass): without a lock both see a new file
+    and both create, and one fails ("table systems already exists")."""
+    from ase.build import bulk
+    from ase.db.sqlite import SQLite3Database
+
+    original = SQLite3Database._initialize
+    both_checked = threading.Barrier(2, timeout=0.5)
+
+    class HeldAfterTheCheck:
+        def __init__(self, con):
+            self._con = con
+
+        def execute(self, sql, *args):
+            cursor = self._con.execute(sql, *args)
+            if "sqlite_master WHERE name='systems'" not in sql:
+                return cursor
+            rows = iter(cursor.fetchall())
+            try:
+                both_checked.wait()
+            except threading.BrokenBarrierError:
+                pass
+            return type("Rows", (), {"fetchone": lambda _: next(rows)})()
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+    monkeypatch.setattr(SQLite3Database, "_initialize", lambda self, con: original(self, HeldAfterTheCheck(con)))
+    path = tmp_path / "new" / "labels.db"
+    errors = []
+
+    def open_and_write(k):
+        try:
+            open_label_db(path).write(bulk("Cu"), task=f"t{k}")
+        except Exception as exc:  # collected: an exception in a thread would not fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r.task for r in open_label_db(path).select()) == ["t0", "t1"]
+    assert [p.name for p in path.parent.iterdir()] == ["labels.db"]  # no lock file left behind
