@@ -415,8 +415,9 @@ def structure_comparison(calc, ref_frames, *, n_steps: int, timestep_fs: float =
     trajectory's last frame (relaxed on the ML surface first, see
     :func:`multiscale.atomistic.md.relax`), its first fifth dropped. Per pair, the histogram
     comparison of :func:`compare_rdfs` on the pooled frames and the smoothed first peak with its
-    jackknife errors (peak and CN) of :func:`compare_first_shells`. Raises :class:`OutOfDomainError` if an ML
-    run leaves the potential's domain.
+    jackknife errors (peak and CN) of :func:`compare_first_shells`; with four or more reference
+    trajectories also the paired errors (each ML run paired with the run it started from).
+    Raises :class:`OutOfDomainError` if an ML run leaves the potential's domain.
     """
     from .md import relax, run_md
     from .system import freeze_electrode
@@ -446,7 +447,8 @@ def structure_comparison(calc, ref_frames, *, n_steps: int, timestep_fs: float =
         g_ref = rdf(ref_frames, li, idx, label=f"{name} reference")
         g_ml = rdf([a for t in ml_trajs for a in t], li, idx, label=f"{name} ML")
         out[name] = compare_rdfs(g_ml, g_ref)
-        out[name]["smoothed"] = compare_first_shells(ml_trajs, ref_trajs, li, idx, r_min_A=out[name]["r_min_A"])
+        out[name]["smoothed"] = compare_first_shells(ml_trajs, ref_trajs, li, idx, r_min_A=out[name]["r_min_A"],
+                                                     paired=len(ref_trajs) >= 4)
     return out
 
 
@@ -533,33 +535,75 @@ def split_blocks(trajs, min_blocks: int = 4) -> tuple[list, str]:
         "contiguous time blocks"
 
 
+def paired_jackknife(blocks_a, blocks_b, statistic) -> dict:
+    """``statistic(a) − statistic(b)`` of pooled blocks, with the jackknife error that deletes one
+    *pair* of blocks (``blocks_a[i]`` with ``blocks_b[i]``) at a time.
+
+    For samples that share their sampling unit, such as an ML run started from the last frame of
+    a reference run of the same packing: what the two share (the packing) cancels in the
+    difference, which independent errors (:func:`jackknife` on each side) cannot know. Returns
+    ``{"value", "se", "n_pairs"}``.
+    """
+    n = len(blocks_a)
+    if n != len(blocks_b):
+        raise InputError(f"blocks_a, blocks_b: a paired jackknife needs one block of each per pair, "
+                         f"got {n} and {len(blocks_b)}")
+    if n < 2:
+        raise InputError(f"need >= 2 pairs of blocks for a jackknife error, got {n}")
+
+    def diff(keep):
+        return (statistic([d for i in keep for d in blocks_a[i]])
+                - statistic([d for i in keep for d in blocks_b[i]]))
+
+    theta = float(diff(range(n)))
+    loo = np.array([diff([j for j in range(n) if j != i]) for i in range(n)], dtype=float)
+    se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
+    return dict(value=theta, se=se, n_pairs=n)
+
+
 def compare_first_shells(ml_trajs, ref_trajs, centres, partners, *, r_min_A: float | None = None,
-                         min_blocks: int = 4, **kwargs) -> dict:
+                         min_blocks: int = 4, paired: bool = False, **kwargs) -> dict:
     """First shells of ML and reference MD with jackknife errors: the smoothed first-peak
     positions and their shift and, given ``r_min_A`` (the reference's first minimum), the
     coordination numbers CN(r_min) and their difference.
 
     The ``*_ci95*`` entries are half-widths 1.96 √(se_ml² + se_ref²): a target narrower than one
     cannot be decided by these trajectories. One centre atom is assumed for the CN (one Li⁺).
+
+    ``paired=True``: ``ml_trajs[k]`` continues ``ref_trajs[k]`` (the same packing), so the pair
+    is the sampling unit. Then ``peak_shift_paired_ci95_A`` and ``cn_diff_paired_ci95`` are added:
+    1.96 × the :func:`paired_jackknife` error of the signed difference, which removes the
+    packing-to-packing scatter the two sides share. It needs as many ML as reference
+    trajectories, at least ``min_blocks`` of each (whole trajectories as blocks).
     """
     if len(centres) != 1 and r_min_A is not None:
         raise InputError(f"centres: the coordination number here is for one centre atom, got {len(centres)}")
-    out = {}
+    if paired and (len(ml_trajs) != len(ref_trajs) or len(ref_trajs) < min_blocks):
+        raise InputError(f"paired: needs one ML trajectory per reference trajectory and at least min_blocks = "
+                         f"{min_blocks} of each, got {len(ml_trajs)} ML and {len(ref_trajs)} reference")
+    out, blocks = {}, {}
     for key, trajs in (("ml", ml_trajs), ("ref", ref_trajs)):
-        blocks, how = split_blocks([pair_distances(t, centres, partners) for t in trajs], min_blocks)
-        j = first_peak_jackknife(blocks, **kwargs)
+        blocks[key], how = split_blocks([pair_distances(t, centres, partners) for t in trajs], min_blocks)
+        j = first_peak_jackknife(blocks[key], **kwargs)
         out.update({f"peak_{key}_A": j["peak_A"], f"peak_{key}_se_A": j["se_A"], f"n_blocks_{key}": j["n_blocks"],
                     f"blocks_{key}": how})
         if r_min_A is not None:
-            c = jackknife(blocks, lambda d: coordination_number(d, r_min_A))
+            c = jackknife(blocks[key], lambda d: coordination_number(d, r_min_A))
             out.update({f"cn_{key}": c["value"], f"cn_{key}_se": c["se"]})
     out["peak_shift_A"] = abs(out["peak_ml_A"] - out["peak_ref_A"])
     out["peak_shift_ci95_A"] = 1.96 * float(np.hypot(out["peak_ml_se_A"], out["peak_ref_se_A"]))
     out["bandwidth_A"] = float(kwargs.get("bandwidth_A", PEAK_BANDWIDTH_A))
+    if paired:
+        j = paired_jackknife(blocks["ml"], blocks["ref"], lambda d: smoothed_first_peak(d, **kwargs))
+        out["peak_shift_paired_ci95_A"] = 1.96 * j["se"]
+        out["n_pairs"] = j["n_pairs"]
     if r_min_A is not None:
         out["r_min_A"] = float(r_min_A)
         out["cn_diff"] = abs(out["cn_ml"] - out["cn_ref"])
         out["cn_diff_ci95"] = 1.96 * float(np.hypot(out["cn_ml_se"], out["cn_ref_se"]))
+        if paired:
+            j = paired_jackknife(blocks["ml"], blocks["ref"], lambda d: coordination_number(d, r_min_A))
+            out["cn_diff_paired_ci95"] = 1.96 * j["se"]
     return out
 
 

@@ -4,7 +4,7 @@ import pytest
 from ase import Atoms
 
 from multiscale.atomistic.validation import (compare_first_shells, coordination_number, first_peak_jackknife,
-                                             pair_distances,
+                                             pair_distances, paired_jackknife,
                                              smoothed_first_peak, split_blocks, trajectories)
 from multiscale.errors import InputError
 
@@ -85,6 +85,51 @@ def test_coordination_numbers_and_their_interval():
     assert coordination_number([np.array([1.5, 2.5]), np.array([])], 2.0) == 0.5
     with pytest.raises(InputError, match="centres"):
         compare_first_shells(ml, ref, [0, 1], [1], r_min_A=2.0)
+
+
+def _paired_packings(rng, n_pairs, shift, shared=True):
+    """Pairs of trajectories whose packing sets how often the O sits inside 2.0 Å (a fraction p_k
+    anywhere in 0.1–0.9); the ML run of a pair has it ``shift`` more often. ``shared=False``
+    draws the ML run's packing afresh (no pairing)."""
+    ref, ml = [], []
+    for k in range(n_pairs):
+        p = rng.uniform(0.1, 0.9 - shift)
+        q = p if shared else rng.uniform(0.1, 0.9 - shift)
+        ref.append(_li_o_trajectory(np.where(rng.random(150) < p, 1.9, 2.3), f"r{k}"))
+        ml.append(_li_o_trajectory(np.where(rng.random(150) < q + shift, 1.9, 2.3), f"m{k}"))
+    return ml, ref
+
+
+def test_paired_interval_removes_the_scatter_the_pairs_share():
+    """Each packing has its own CN; ML and reference of one packing share it. The independent
+    interval carries the packing scatter twice; the paired one cancels it and still holds the true
+    difference. Without pairing, the two intervals agree."""
+    rng = np.random.default_rng(5)
+    ml, ref = _paired_packings(rng, 12, 0.1)
+    c = compare_first_shells(ml, ref, [0], [1], r_min_A=2.0, paired=True)
+    assert c["n_pairs"] == 12
+    assert c["cn_diff_paired_ci95"] < 0.4 * c["cn_diff_ci95"]
+    assert abs(c["cn_diff"] - 0.1) < c["cn_diff_paired_ci95"]
+    assert c["cn_diff"] - c["cn_diff_paired_ci95"] > 0  # resolved from zero only by the pairing
+    assert c["cn_diff"] - c["cn_diff_ci95"] < 0
+    assert c["peak_shift_paired_ci95_A"] >= 0
+    ml, ref = _paired_packings(rng, 12, 0.1, shared=False)
+    c = compare_first_shells(ml, ref, [0], [1], r_min_A=2.0, paired=True)
+    assert 0.5 < c["cn_diff_paired_ci95"] / c["cn_diff_ci95"] < 1.5
+    assert "cn_diff_paired_ci95" not in compare_first_shells(ml, ref, [0], [1], r_min_A=2.0)
+
+
+def test_paired_jackknife_of_identical_sides_is_zero_and_bad_pairs_are_named():
+    blocks = [[np.array([1.9, 2.1])], [np.array([1.8])], [np.array([2.2, 2.4])]]
+    j = paired_jackknife(blocks, blocks, lambda d: coordination_number(d, 2.0))
+    assert j == dict(value=0.0, se=0.0, n_pairs=3)
+    with pytest.raises(InputError, match="blocks_a, blocks_b"):
+        paired_jackknife(blocks, blocks[:2], len)
+    with pytest.raises(InputError, match="pairs"):
+        paired_jackknife(blocks[:1], blocks[:1], len)
+    ml, ref = _paired_packings(np.random.default_rng(6), 4, 0.1)
+    with pytest.raises(InputError, match="paired"):
+        compare_first_shells(ml[:3], ref, [0], [1], r_min_A=2.0, paired=True)
 
 
 def test_split_blocks_one_trajectory_into_contiguous_stretches():
