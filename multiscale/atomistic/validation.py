@@ -581,6 +581,8 @@ def compare_first_shells(ml_trajs, ref_trajs, centres, partners, *, r_min_A: flo
     if paired and (len(ml_trajs) != len(ref_trajs) or len(ref_trajs) < min_blocks):
         raise InputError(f"paired: needs one ML trajectory per reference trajectory and at least min_blocks = "
                          f"{min_blocks} of each, got {len(ml_trajs)} ML and {len(ref_trajs)} reference")
+    if paired and any(len(t) == 0 for t in (*ml_trajs, *ref_trajs)):
+        raise InputError("paired: a trajectory without frames would shift every pair after it")
     out, blocks = {}, {}
     for key, trajs in (("ml", ml_trajs), ("ref", ref_trajs)):
         blocks[key], how = split_blocks([pair_distances(t, centres, partners) for t in trajs], min_blocks)

@@ -130,6 +130,8 @@ def test_paired_jackknife_of_identical_sides_is_zero_and_bad_pairs_are_named():
     ml, ref = _paired_packings(np.random.default_rng(6), 4, 0.1)
     with pytest.raises(InputError, match="paired"):
         compare_first_shells(ml[:3], ref, [0], [1], r_min_A=2.0, paired=True)
+    with pytest.raises(InputError, match="without frames"):
+        compare_first_shells([ml[0], [], *ml[2:]], ref, [0], [1], r_min_A=2.0, paired=True)
 
 
 def test_split_blocks_one_trajectory_into_contiguous_stretches():
