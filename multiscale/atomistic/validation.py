@@ -501,15 +501,21 @@ def jackknife(blocks, statistic) -> dict:
     ``blocks``: a list of blocks, each a list of per-frame distance arrays
     (:func:`pair_distances`); ``statistic`` maps such a list to a number. Blocks must be (nearly)
     independent: whole trajectories, or contiguous stretches of one longer than its correlation
-    time. Returns ``{"value", "se", "n_blocks"}``.
+    time. Returns ``{"value", "se", "n_blocks", "leave_one_out"}`` (the statistic without each
+    block in turn, for :func:`paired_difference`).
     """
     n = len(blocks)
     if n < 2:
         raise InputError(f"need >= 2 blocks for a jackknife error, got {n}")
     theta = float(statistic([d for b in blocks for d in b]))
-    loo = np.array([statistic([d for j, b in enumerate(blocks) if j != i for d in b]) for i in range(n)], dtype=float)
-    se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
-    return dict(value=theta, se=se, n_blocks=n)
+    loo = [float(statistic([d for j, b in enumerate(blocks) if j != i for d in b])) for i in range(n)]
+    return dict(value=theta, se=_jackknife_se(loo), n_blocks=n, leave_one_out=loo)
+
+
+def _jackknife_se(leave_one_out) -> float:
+    loo = np.asarray(leave_one_out, dtype=float)
+    n = len(loo)
+    return float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
 
 
 def first_peak_jackknife(blocks, **kwargs) -> dict:
@@ -544,21 +550,23 @@ def paired_jackknife(blocks_a, blocks_b, statistic) -> dict:
     difference, which independent errors (:func:`jackknife` on each side) cannot know. Returns
     ``{"value", "se", "n_pairs"}``.
     """
-    n = len(blocks_a)
-    if n != len(blocks_b):
+    if len(blocks_a) != len(blocks_b):
         raise InputError(f"blocks_a, blocks_b: a paired jackknife needs one block of each per pair, "
-                         f"got {n} and {len(blocks_b)}")
-    if n < 2:
-        raise InputError(f"need >= 2 pairs of blocks for a jackknife error, got {n}")
+                         f"got {len(blocks_a)} and {len(blocks_b)}")
+    if len(blocks_a) < 2:
+        raise InputError(f"need >= 2 pairs of blocks for a jackknife error, got {len(blocks_a)}")
+    return paired_difference(jackknife(blocks_a, statistic), jackknife(blocks_b, statistic))
 
-    def diff(keep):
-        return (statistic([d for i in keep for d in blocks_a[i]])
-                - statistic([d for i in keep for d in blocks_b[i]]))
 
-    theta = float(diff(range(n)))
-    loo = np.array([diff([j for j in range(n) if j != i]) for i in range(n)], dtype=float)
-    se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
-    return dict(value=theta, se=se, n_pairs=n)
+def paired_difference(jack_a: dict, jack_b: dict) -> dict:
+    """The paired jackknife of ``a − b`` from the two sides' :func:`jackknife` results, whose
+    blocks are paired by index: deleting pair i deletes block i on both sides, so the difference's
+    leave-one-out values are those of the sides subtracted (nothing is recomputed)."""
+    loo_a, loo_b = jack_a["leave_one_out"], jack_b["leave_one_out"]
+    if len(loo_a) != len(loo_b):
+        raise InputError(f"jack_a, jack_b: paired blocks need equal counts, got {len(loo_a)} and {len(loo_b)}")
+    return dict(value=jack_a["value"] - jack_b["value"], se=_jackknife_se(np.subtract(loo_a, loo_b)),
+                n_pairs=len(loo_a))
 
 
 def compare_first_shells(ml_trajs, ref_trajs, centres, partners, *, r_min_A: float | None = None,
@@ -572,8 +580,8 @@ def compare_first_shells(ml_trajs, ref_trajs, centres, partners, *, r_min_A: flo
 
     ``paired=True``: ``ml_trajs[k]`` continues ``ref_trajs[k]`` (the same packing), so the pair
     is the sampling unit. Then ``peak_shift_paired_ci95_A`` and ``cn_diff_paired_ci95`` are added:
-    1.96 × the :func:`paired_jackknife` error of the signed difference, which removes the
-    packing-to-packing scatter the two sides share. It needs as many ML as reference
+    1.96 × the paired jackknife error (:func:`paired_difference`) of the signed difference,
+    which removes the packing-to-packing scatter the two sides share. It needs as many ML as reference
     trajectories, at least ``min_blocks`` of each (whole trajectories as blocks).
     """
     if len(centres) != 1 and r_min_A is not None:
@@ -583,20 +591,20 @@ def compare_first_shells(ml_trajs, ref_trajs, centres, partners, *, r_min_A: flo
                          f"{min_blocks} of each, got {len(ml_trajs)} ML and {len(ref_trajs)} reference")
     if paired and any(len(t) == 0 for t in (*ml_trajs, *ref_trajs)):
         raise InputError("paired: a trajectory without frames would shift every pair after it")
-    out, blocks = {}, {}
+    out, peaks, cns = {}, {}, {}
     for key, trajs in (("ml", ml_trajs), ("ref", ref_trajs)):
-        blocks[key], how = split_blocks([pair_distances(t, centres, partners) for t in trajs], min_blocks)
-        j = first_peak_jackknife(blocks[key], **kwargs)
-        out.update({f"peak_{key}_A": j["peak_A"], f"peak_{key}_se_A": j["se_A"], f"n_blocks_{key}": j["n_blocks"],
+        blocks, how = split_blocks([pair_distances(t, centres, partners) for t in trajs], min_blocks)
+        j = peaks[key] = jackknife(blocks, lambda d: smoothed_first_peak(d, **kwargs))
+        out.update({f"peak_{key}_A": j["value"], f"peak_{key}_se_A": j["se"], f"n_blocks_{key}": j["n_blocks"],
                     f"blocks_{key}": how})
         if r_min_A is not None:
-            c = jackknife(blocks[key], lambda d: coordination_number(d, r_min_A))
+            c = cns[key] = jackknife(blocks, lambda d: coordination_number(d, r_min_A))
             out.update({f"cn_{key}": c["value"], f"cn_{key}_se": c["se"]})
     out["peak_shift_A"] = abs(out["peak_ml_A"] - out["peak_ref_A"])
     out["peak_shift_ci95_A"] = 1.96 * float(np.hypot(out["peak_ml_se_A"], out["peak_ref_se_A"]))
     out["bandwidth_A"] = float(kwargs.get("bandwidth_A", PEAK_BANDWIDTH_A))
     if paired:
-        j = paired_jackknife(blocks["ml"], blocks["ref"], lambda d: smoothed_first_peak(d, **kwargs))
+        j = paired_difference(peaks["ml"], peaks["ref"])
         out["peak_shift_paired_ci95_A"] = 1.96 * j["se"]
         out["n_pairs"] = j["n_pairs"]
     if r_min_A is not None:
@@ -604,8 +612,7 @@ def compare_first_shells(ml_trajs, ref_trajs, centres, partners, *, r_min_A: flo
         out["cn_diff"] = abs(out["cn_ml"] - out["cn_ref"])
         out["cn_diff_ci95"] = 1.96 * float(np.hypot(out["cn_ml_se"], out["cn_ref_se"]))
         if paired:
-            j = paired_jackknife(blocks["ml"], blocks["ref"], lambda d: coordination_number(d, r_min_A))
-            out["cn_diff_paired_ci95"] = 1.96 * j["se"]
+            out["cn_diff_paired_ci95"] = 1.96 * paired_difference(cns["ml"], cns["ref"])["se"]
     return out
 
 
