@@ -161,31 +161,58 @@ def errors_by_packing(ensemble, frames, *, n_bootstrap: int = 2000, seed: int = 
                 force_meV_per_A=s["force_rmse"], force_interval_meV_per_A=s["force_rmse_interval"])
 
 
-def force_errors_by_element(ensemble, frames, *, predictions=None) -> dict:
-    """Force RMSE per element [meV/Å] (and the reference force RMS), graphene carbon apart from molecular carbon.
+def chemical_roles(atoms, *, bond_A: float = 1.6) -> list[str]:
+    """A label per atom that separates atoms of one element by their bonding, for error breakdowns.
 
-    Graphene carbons are those with three carbon neighbours within 1.6 Å. Keys: element symbols,
-    ``C_graphene``; values ``{"rmse_meV_per_A", "reference_rms_meV_per_A", "n_atoms"}``.
-    ``predictions`` as in :func:`errors_by_field`.
+    From the bonds within ``bond_A``: ``C_graphene`` (three C neighbours), ``C_carbonyl`` (three O
+    neighbours: the C of EC's C=O), ``O_carbonyl`` (one neighbour, a C: as
+    :func:`carbonyl_oxygens`); every other atom keeps its element symbol (EC's CH₂ carbons ``C``,
+    its ring oxygens ``O``, ``H``, ``Li``, ``B``, ``F``).
     """
     from ase.data import chemical_symbols
 
+    check_range("bond_A", bond_A, low=0.5, high=2.5)
+    z = atoms.numbers
+    nl = neighbour_list(atoms.positions, atoms.cell, atoms.pbc, bond_A)
+    labels = [chemical_symbols[x] for x in z]
+    for a in np.nonzero((z == 6) | (z == 8))[0]:
+        nb = z[nl.j[nl.i == a]]
+        if z[a] == 6 and np.sum(nb == 6) == 3:
+            labels[a] = "C_graphene"
+        elif z[a] == 6 and np.sum(nb == 8) == 3:
+            labels[a] = "C_carbonyl"
+        elif z[a] == 8 and len(nb) == 1 and nb[0] == 6:
+            labels[a] = "O_carbonyl"
+    return labels
+
+
+def force_errors_by_element(ensemble, frames, *, predictions=None, by: str = "element") -> dict:
+    """Force RMSE per element [meV/Å] (and the reference force RMS), graphene carbon apart from molecular carbon.
+
+    Graphene carbons are those with three carbon neighbours within 1.6 Å. Keys: element symbols,
+    ``C_graphene``; values ``{"rmse_meV_per_A", "reference_rms_meV_per_A", "n_atoms",
+    "share_of_squared_error"}`` (the label's fraction of the set's summed squared force error).
+    ``by="role"`` splits further by :func:`chemical_roles` (``C_carbonyl``, ``O_carbonyl``).
+    ``predictions`` as in :func:`errors_by_field`.
+    """
+    if by not in ("element", "role"):
+        raise InputError(f"by = {by!r} must be 'element' or 'role'")
     pred = _predictions(ensemble, frames, predictions)
     err: dict[str, list] = {}
     ref: dict[str, list] = {}
     for k, a in enumerate(frames):
-        labels = [chemical_symbols[z] for z in a.numbers]
-        nl = neighbour_list(a.positions, a.cell, a.pbc, 1.6)
-        for c in np.nonzero(a.numbers == 6)[0]:
-            if np.sum(a.numbers[nl.j[nl.i == c]] == 6) == 3:
-                labels[c] = "C_graphene"
+        labels = chemical_roles(a)
+        if by == "element":
+            labels = [lab if lab == "C_graphene" else lab.split("_")[0] for lab in labels]
         d = pred[k]["forces"] - a.get_forces()
         for i, lab in enumerate(labels):
             err.setdefault(lab, []).append(d[i])
             ref.setdefault(lab, []).append(a.get_forces()[i])
+    total = sum(float(np.sum(np.square(v))) for v in err.values())
     return {lab: dict(rmse_meV_per_A=float(np.sqrt(np.mean(np.square(err[lab]))) * 1e3),
                       reference_rms_meV_per_A=float(np.sqrt(np.mean(np.square(ref[lab]))) * 1e3),
-                      n_atoms=len(err[lab]))
+                      n_atoms=len(err[lab]),
+                      share_of_squared_error=float(np.sum(np.square(err[lab])) / total) if total > 0 else 0.0)
             for lab in sorted(err)}
 
 
@@ -237,19 +264,12 @@ def reference_nonlocality(atoms, calculator, centre: int, *, radius_A: float = 1
             "delta_force_meV_per_A": df.tolist(), "rms_meV_per_A": float(np.sqrt(np.mean(df**2)))}
 
 
-def validation_frames(calc) -> list:
-    """The configurations a loaded potential held out for validation, from the databases it was trained on.
-
-    ``calc.info`` (the model's ``ensemble.json`` meta) names the databases (``dataset``: a path or a
-    list, relative to the data folder if not found as given) and the validation ``config_id``s.
-    Returns ``[]`` for a model that records neither.
-    """
+def _model_databases(calc) -> list[Path]:
+    """The label databases a loaded potential was trained on (``calc.info["dataset"]``: a path or a
+    list, relative to the data folder if not found as given)."""
     from ..resources import data_path
-    from .labelling import load_dataset
 
-    meta = calc.info or {}
-    ids = set(meta.get("history", {}).get("validation_config_ids", []))
-    dbs = meta.get("dataset") or []
+    dbs = (calc.info or {}).get("dataset") or []
     if isinstance(dbs, str):
         dbs = [dbs]
     out = []
@@ -258,8 +278,43 @@ def validation_frames(calc) -> list:
         if not path.is_file():
             parts = path.parts
             path = data_path(*parts[parts.index("data") + 1:]) if "data" in parts else path
-        out += [a for a in load_dataset(path, split="train") if a.info.get("config_id") in ids]
+        out.append(path)
     return out
+
+
+def _validation_ids(calc) -> set:
+    return set((calc.info or {}).get("history", {}).get("validation_config_ids", []))
+
+
+def validation_frames(calc) -> list:
+    """The configurations a loaded potential held out for validation, from the databases it was trained on.
+
+    ``calc.info`` (the model's ``ensemble.json`` meta) names the databases (``dataset``: a path or a
+    list, relative to the data folder if not found as given) and the validation ``config_id``s.
+    Returns ``[]`` for a model that records neither.
+    """
+    from .labelling import load_dataset
+
+    ids = _validation_ids(calc)
+    return [a for path in _model_databases(calc) for a in load_dataset(path, split="train")
+            if a.info.get("config_id") in ids]
+
+
+def training_frames(calc, *, max_frames: int = 1000) -> list:
+    """Up to ``max_frames`` configurations of a loaded potential's training split, evenly spaced
+    over its databases in order (validation configurations left out). Frames between a training
+    run's ``frame_stride`` are included: they neighbour, within a few fs, frames it trained on.
+    Returns ``[]`` for a model that records no databases."""
+    from .labelling import load_dataset
+
+    max_frames = int(check_range("max_frames", max_frames, low=1, high=1_000_000))
+    ids = _validation_ids(calc)
+    frames = [a for path in _model_databases(calc) for a in load_dataset(path, split="train")
+              if a.info.get("config_id") not in ids]
+    if len(frames) <= max_frames:
+        return frames
+    keep = np.unique(np.linspace(0, len(frames) - 1, max_frames).round().astype(int))
+    return [frames[k] for k in keep]
 
 
 def carbonyl_oxygens(atoms) -> np.ndarray:

@@ -70,3 +70,56 @@ def test_predictions_of_other_frames_are_refused(bad, match):
     frames = load_dataset(data_path("xtb_li_ec_graphene", "labels.db"), split="heldout")[:4]
     with pytest.raises(InputError, match=match):
         errors_by_field(ens, frames, predictions=bad(predict_frames(ens, frames)))
+
+
+def test_roles_split_ec_into_carbonyl_and_ring_atoms():
+    from multiscale.atomistic.validation import carbonyl_oxygens, chemical_roles
+
+    a = load_dataset(data_path("xtb_li_ec_graphene", "labels.db"), split="heldout")[0]  # 3 EC, LiBF4, 24 C sheet
+    roles = chemical_roles(a)
+    counts = {r: roles.count(r) for r in set(roles)}
+    assert counts == {"C_graphene": 24, "C_carbonyl": 3, "C": 6, "O_carbonyl": 3, "O": 6, "H": 12, "Li": 1, "B": 1,
+                      "F": 4}
+    assert sorted(np.flatnonzero(np.array(roles) == "O_carbonyl")) == sorted(carbonyl_oxygens(a))
+    with pytest.raises(InputError, match="bond_A"):
+        chemical_roles(a, bond_A=5.0)
+
+
+def test_errors_by_role_refine_the_elements_and_shares_add_to_one(heldout_errors):
+    ens = load_potential().ensemble
+    frames = load_dataset(data_path("xtb_li_ec_graphene", "labels.db"), split="heldout")[:4]
+    _, by_element = heldout_errors
+    by_role = force_errors_by_element(ens, frames, by="role")
+    assert {"C_carbonyl", "O_carbonyl", "C", "O"} <= set(by_role)
+    assert sum(v["share_of_squared_error"] for v in by_role.values()) == pytest.approx(1.0)
+    # the roles of one element pool back into that element's RMSE
+    for el in ("C", "O"):
+        parts = [v for k, v in by_role.items() if k == el or k == f"{el}_carbonyl"]
+        n = sum(v["n_atoms"] for v in parts)
+        assert n == by_element[el]["n_atoms"]
+        pooled = np.sqrt(sum(v["n_atoms"] * v["rmse_meV_per_A"] ** 2 for v in parts) / n)
+        assert pooled == pytest.approx(by_element[el]["rmse_meV_per_A"], rel=1e-9)
+    assert pooled_force_rmse(by_role, exclude=()) == pytest.approx(pooled_force_rmse(by_element, exclude=()), rel=1e-9)
+    with pytest.raises(InputError, match="by"):
+        force_errors_by_element(ens, frames, by="residue")
+
+
+def test_training_and_validation_frames_split_a_models_databases():
+    from types import SimpleNamespace
+
+    from multiscale.atomistic.validation import training_frames, validation_frames
+
+    db = "data/xtb_li_ec_graphene/labels_li_endpoints.db"  # as ensemble.json records it: relative to the repo
+    every = load_dataset(data_path("xtb_li_ec_graphene", "labels_li_endpoints.db"), split="train")
+    held = {every[k].info["config_id"] for k in range(0, len(every), 5)}
+    calc = SimpleNamespace(info=dict(dataset=[db], history=dict(validation_config_ids=sorted(held))))
+    val = validation_frames(calc)
+    train = training_frames(calc, max_frames=len(every))
+    assert {a.info["config_id"] for a in val} == held
+    assert len(val) + len(train) == len(every) and not held & {a.info["config_id"] for a in train}
+    few = training_frames(calc, max_frames=7)
+    assert len(few) == 7 and few[0].info["config_id"] == train[0].info["config_id"]
+    assert few[-1].info["config_id"] == train[-1].info["config_id"]  # evenly spaced, ends included
+    assert training_frames(SimpleNamespace(info={}), max_frames=10) == []
+    with pytest.raises(InputError, match="max_frames"):
+        training_frames(calc, max_frames=0)
