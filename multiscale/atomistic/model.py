@@ -265,6 +265,35 @@ class SymmetryFunctions(nn.Module):
                    ang_inv_rij=1.0 / rij, ang_inv_rik=1.0 / rik)
         return torch.cat([rad, ang], 1), jac
 
+    @staticmethod
+    def restrict_jacobian(jac: dict, centre_active: torch.Tensor) -> dict:
+        """The factors of ``jac`` for the pairs and triplets centred on ``centre_active`` atoms only.
+
+        Why: a row of dE/dG that is zero (a masked sheet carbon at zero field: its energy is a
+        constant and its charge heads enter the energy only through the field) adds nothing to the
+        forces, but ``contract`` would still gather and multiply every pair and triplet around it.
+        Pair rows are renumbered; a triplet's two pairs share its centre, so both stay.
+        """
+        if bool(centre_active.all()):
+            return jac
+        keep = torch.nonzero(centre_active.index_select(0, jac["i"])).squeeze(1)
+        out = dict(jac)
+        for key in ("rad_row", "rad_dg", "unit", "i", "j"):
+            out[key] = jac[key].index_select(0, keep)
+        if jac.get("rad_flat") is not None:
+            w = jac["rad_dg"].shape[1]
+            out["rad_flat"] = jac["rad_flat"].view(-1, w).index_select(0, keep).reshape(-1)
+        if jac.get("ang_row") is not None:
+            renumber = torch.full((len(jac["i"]),), -1, dtype=torch.long)
+            renumber[keep] = torch.arange(len(keep))
+            tk = torch.nonzero(centre_active.index_select(0, jac["i"].index_select(0, jac["tri_j"]))).squeeze(1)
+            for key in ("ang_row", "ang_shape", "ang_dshape", "ang_radial", "ang_dradial", "ang_ff", "ang_dff_ij",
+                        "ang_dff_ik", "ang_cos", "ang_inv_rij", "ang_inv_rik"):
+                out[key] = jac[key].index_select(0, tk)
+            out["tri_j"] = renumber.index_select(0, jac["tri_j"].index_select(0, tk))
+            out["tri_k"] = renumber.index_select(0, jac["tri_k"].index_select(0, tk))
+        return out
+
     def contract(self, dE_dG: torch.Tensor, jac: dict) -> torch.Tensor:
         """Chain rule through the descriptor: (M, N, D) dE/dG → (M, N, 3) dE/dr (differentiable in dE/dG)."""
         m = dE_dG.shape[0]
