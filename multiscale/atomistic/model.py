@@ -287,6 +287,9 @@ class SymmetryFunctions(nn.Module):
             renumber = torch.full((len(jac["i"]),), -1, dtype=torch.long)
             renumber[keep] = torch.arange(len(keep))
             tk = torch.nonzero(centre_active.index_select(0, jac["i"].index_select(0, jac["tri_j"]))).squeeze(1)
+            if len(tk) == 0:  # as features_and_jacobian marks a graph without triplets
+                out["ang_row"] = None
+                return out
             for key in ("ang_row", "ang_shape", "ang_dshape", "ang_radial", "ang_dradial", "ang_ff", "ang_dff_ij",
                         "ang_dff_ik", "ang_cos", "ang_inv_rij", "ang_inv_rik"):
                 out[key] = jac[key].index_select(0, tk)

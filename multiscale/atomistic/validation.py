@@ -165,8 +165,8 @@ def chemical_roles(atoms, *, bond_A: float = 1.6) -> list[str]:
     """A label per atom that separates atoms of one element by their bonding, for error breakdowns.
 
     From the bonds within ``bond_A``: ``C_graphene`` (three C neighbours), ``C_carbonyl`` (three O
-    neighbours: the C of EC's C=O), ``O_carbonyl`` (one neighbour, a C: as
-    :func:`carbonyl_oxygens`); every other atom keeps its element symbol (EC's CH₂ carbons ``C``,
+    neighbours: the C of EC's C=O), ``O_carbonyl`` (one neighbour, a C: what
+    :func:`carbonyl_oxygens` selects); every other atom keeps its element symbol (EC's CH₂ carbons ``C``,
     its ring oxygens ``O``, ``H``, ``Li``, ``B``, ``F``).
     """
     from ase.data import chemical_symbols
@@ -319,14 +319,7 @@ def training_frames(calc, *, max_frames: int = 1000) -> list:
 
 def carbonyl_oxygens(atoms) -> np.ndarray:
     """Indices of O bonded to exactly one C within 1.6 Å (the C=O oxygen of EC)."""
-    nl = neighbour_list(atoms.positions, atoms.cell, atoms.pbc, 1.6)
-    z = atoms.numbers
-    out = []
-    for o in np.nonzero(z == 8)[0]:
-        nb = nl.j[nl.i == o]
-        if np.sum(z[nb] == 6) == 1 and len(nb) == 1:
-            out.append(o)
-    return np.array(out, dtype=int)
+    return np.flatnonzero(np.array(chemical_roles(atoms)) == "O_carbonyl").astype(int)
 
 
 @dataclass

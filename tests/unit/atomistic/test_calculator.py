@@ -185,3 +185,21 @@ def test_shipped_forces_are_minus_gradient(name):
             p.calc = m.calc = calc
             fd = -(p.get_potential_energy() - m.get_potential_energy()) / (2 * h)
             assert fd == pytest.approx(f[k, d], abs=2e-4 + 1e-4 * abs(f[k, d])), (name, k, d)
+
+
+def test_a_bare_masked_sheet_at_zero_field_skips_every_atom():
+    """Every atom inert (the vff model's sheet alone, F = 0): the network adds no force, and the
+    one-pass ensemble still agrees with the member loop instead of failing on empty pair lists."""
+    from multiscale.atomistic import default_system, load_potential
+    from multiscale.atomistic.pi_electrons import sheet_carbons
+
+    a = default_system(1)
+    sheet = a[list(sheet_carbons(a))]
+    calc = load_potential("mlp_li_ec_graphene_vff", precision="float64")
+    sheet.calc = calc
+    fast = sheet.get_forces().copy()
+    e_base, f_base = calc.ensemble.baseline_energy_forces(sheet)
+    np.testing.assert_allclose(fast, f_base, atol=1e-12)  # all of it is the baseline's
+    calc.ensemble._stackable = lambda: False
+    calc.reset()
+    np.testing.assert_allclose(sheet.get_forces(), fast, atol=1e-10)

@@ -80,7 +80,16 @@ def test_roles_split_ec_into_carbonyl_and_ring_atoms():
     counts = {r: roles.count(r) for r in set(roles)}
     assert counts == {"C_graphene": 24, "C_carbonyl": 3, "C": 6, "O_carbonyl": 3, "O": 6, "H": 12, "Li": 1, "B": 1,
                       "F": 4}
-    assert sorted(np.flatnonzero(np.array(roles) == "O_carbonyl")) == sorted(carbonyl_oxygens(a))
+    # the double bond is the short one: each carbonyl O sits ~1.2 Å from a carbonyl C, the ring
+    # O ≥ 1.3 Å from every C
+    ox = carbonyl_oxygens(a)
+    assert [roles[k] for k in ox] == ["O_carbonyl"] * 3
+    c_carbonyl = [k for k, r in enumerate(roles) if r == "C_carbonyl"]
+    carbons = [k for k, r in enumerate(roles) if r in ("C", "C_carbonyl")]
+    for o in ox:
+        assert a.get_distances(o, c_carbonyl, mic=True).min() < 1.3
+    for o in [k for k, r in enumerate(roles) if r == "O"]:
+        assert a.get_distances(o, carbons, mic=True).min() > 1.3
     with pytest.raises(InputError, match="bond_A"):
         chemical_roles(a, bond_A=5.0)
 
