@@ -18,8 +18,8 @@ Measured in one run, on this machine:
   2-core machine: the faster of the two is compared with it), in ``--speed-rounds`` interleaved
   rounds whose median is the headline (each round is printed: the host drifts by ±25 %), at zero
   field, where a model that masks the sheet skips its atoms in the backward (reported beside it:
-  the same cell at ``SPEED_FIELD_V_PER_A``, where it cannot); the per-force-call ratio xTB/ML, both timed here on the same 300-atom cell (target) and on the
-  60-atom training cell (reported);
+  the same cell at ``SPEED_FIELD_V_PER_A``, where it cannot); the per-force-call ratio xTB/ML,
+  both timed here on the same 300-atom cell (target) and on the 60-atom training cell (reported);
 * NVE drift at a 0.5 fs step on the 60-atom cell (linear fit of E_tot/atom vs time);
 * Li–O(carbonyl) first RDF peak and coordination number from ML Langevin MD vs reference xTB
   MD (F = 0, 300 K): the 2.4 ps runs of the training cell (``reference_md.db`` to
@@ -55,10 +55,10 @@ TARGETS = dict(heldout_force_rmse_meV_per_A=50.0, heldout_energy_rmse_meV_per_at
                atom_steps_per_s=10_000.0, speedup_vs_xtb=100.0, nve_drift_meV_per_atom_per_ps=1.0,
                li_o_peak_shift_A=0.03, li_o_cn_diff=0.3)
 # the 2.4 ps reference xTB MDs of the training cell (F = 0, 300 K), split over files to keep each
-# under the size limit for tracked files: seeds 500–504, 505–508 + 512, 513–518
+# under the size limit for tracked files: seeds 500–504, 505–508 + 512, 513–519, 520 on
+REFERENCE_MD_DBS = ("reference_md.db", "reference_md2.db", "reference_md3.db", "reference_md4.db")
 #: the field of the reported (not target) speed at a field [V/Å]; the headline runs at zero field
 SPEED_FIELD_V_PER_A = 0.05
-REFERENCE_MD_DBS = ("reference_md.db", "reference_md2.db", "reference_md3.db", "reference_md4.db")
 
 
 def _time_calls(fn, n):
@@ -216,8 +216,8 @@ def main(argv=None) -> dict:
         big_field.get_forces()
 
     # The host's speed drifts by ±25 % between minutes (same network, re-timed: 7,460-11,840): one
-    # timing decides nothing. Each round times 1 thread, 2 threads, the moving sheet and a field back to back
-    # (mean of --speed-calls calls each); the headline is the median over rounds of each round's
+    # timing decides nothing. Each round times 1 thread, 2 threads, the moving sheet and a field back
+    # to back (mean of --speed-calls calls each); the headline is the median over rounds of each round's
     # faster thread setting, and every round is printed.
     rounds = []
     for _ in range(args.speed_rounds):
