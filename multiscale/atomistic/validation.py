@@ -684,6 +684,8 @@ def run_protocol(db_path, model_name=None, *, rdf_steps: int = 0, response: bool
         report["heldout_errors_by_field"] = {str(k): v for k, v in errors_by_field(ens, held, predictions=pred).items()}
         # packings are the independent samples of a held-out set: intervals over them
         report["heldout_errors_by_packing"] = errors_by_packing(ens, held, predictions=pred)
+        # which atoms carry the error (EC's carbonyl C and O apart from its ring atoms)
+        report["heldout_force_rmse_by_role"] = force_errors_by_element(ens, held, predictions=pred, by="role")
     except Exception as exc:  # noqa: BLE001 - a database without held-out rows is reported, not fatal
         report["heldout_errors_by_field"] = f"unavailable: {exc}"
         held = []

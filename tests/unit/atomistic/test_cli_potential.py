@@ -37,6 +37,9 @@ def test_evaluate_writes_report(tmp_path, capsys):
     assert by_pack["n_packings"] == 4
     lo, hi = by_pack["energy_interval_meV_per_atom"]
     assert lo <= by_pack["energy_meV_per_atom"] <= hi
+    roles = rep["heldout_force_rmse_by_role"]
+    assert {"C_graphene", "C_carbonyl", "O_carbonyl", "Li"} <= set(roles)
+    assert sum(v["share_of_squared_error"] for v in roles.values()) == pytest.approx(1.0)
 
 
 def test_transport_analyse_only_and_bad_compositions(tmp_path, capsys):
