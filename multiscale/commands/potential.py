@@ -513,7 +513,7 @@ def _previous_commands(out_dir) -> list[str]:
 @click.option("--response/--no-response", default=False, help="Also compute E(F) against the reference (xTB calls).")
 @quiet_option
 def evaluate(db_path, model_name, out_file, rdf_steps, response, quiet) -> None:
-    """Validation protocol: errors per field (held-out included) and by chemical role, RDF vs reference MD, field response."""
+    """Validation protocol: errors per field and per chemical role, RDF vs reference MD, field response."""
     from ..atomistic.validation import run_protocol
     from ..io import atomic_write_json
 
