@@ -55,7 +55,7 @@ TARGETS = dict(heldout_force_rmse_meV_per_A=50.0, heldout_energy_rmse_meV_per_at
                atom_steps_per_s=10_000.0, speedup_vs_xtb=100.0, nve_drift_meV_per_atom_per_ps=1.0,
                li_o_peak_shift_A=0.03, li_o_cn_diff=0.3)
 # the 2.4 ps reference xTB MDs of the training cell (F = 0, 300 K), split over files to keep each
-# under the size limit for tracked files: seeds 500–504, 505–508 + 512, 513–519, 520 on
+# under the size limit for tracked files: seeds 500–504, 505–508 + 512, 513–519, 520–522
 REFERENCE_MD_DBS = ("reference_md.db", "reference_md2.db", "reference_md3.db", "reference_md4.db")
 #: the field of the reported (not target) speed at a field [V/Å]; the headline runs at zero field
 SPEED_FIELD_V_PER_A = 0.05
