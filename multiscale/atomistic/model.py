@@ -534,3 +534,41 @@ def member_from_config(cfg: dict) -> nn.Module:
     if arch == MP:
         return MessagePassingPotential.from_config(cfg)
     raise InputError(f"architecture = {arch!r} is unknown; expected {ARCHITECTURE!r} or {MP!r}")
+
+
+def widen_networks(member: FieldAwarePotential, hidden, *, init_std: float = 0.05, seed: int = 0) -> FieldAwarePotential:
+    """A copy of ``member`` whose element networks have the wider ``hidden`` layers, computing the
+    same function (Net2WiderNet-style): each added unit gets random incoming weights (normal,
+    ``init_std``) and zero outgoing weights, so energies, charges and forces are unchanged until
+    training moves them. For continued training with more capacity than the parent had, without
+    giving up what it learned. Descriptor, normalisation and every buffer are copied.
+
+    ``hidden`` needs as many layers as the member has, each at least as wide.
+    """
+    hidden = tuple(int(h) for h in hidden)
+    old = tuple(member.network_settings.hidden)
+    if len(hidden) != len(old) or any(h < o for h, o in zip(hidden, old)):
+        raise InputError(f"hidden = {list(hidden)} must have {len(old)} layers, each at least as wide as the "
+                         f"member's {list(old)}")
+    if not 0.0 < init_std <= 1.0:
+        raise InputError(f"init_std = {init_std} must be in (0, 1]")
+    settings = NetworkSettings(**dict(asdict(member.network_settings), hidden=hidden))
+    wide = FieldAwarePotential(member.elements, member.descriptor.settings, settings).to(
+        member.nets[0][0].weight.dtype)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for net_old, net_new in zip(member.nets, wide.nets):
+            lin_old = [m for m in net_old if isinstance(m, nn.Linear)]
+            lin_new = [m for m in net_new if isinstance(m, nn.Linear)]
+            for li, (a, b) in enumerate(zip(lin_old, lin_new)):
+                n_out, n_in = a.weight.shape
+                b.weight.zero_()
+                b.bias.zero_()
+                if li < len(lin_old) - 1:  # added units: random inputs from the (old) units below
+                    b.weight[n_out:, :].normal_(0.0, init_std, generator=gen)
+                b.weight[:n_out, :n_in] = a.weight  # columns of added units below stay zero
+                b.bias[:n_out] = a.bias
+        wide_buffers = dict(wide.named_buffers())
+        for name, buf in member.named_buffers():
+            wide_buffers[name].copy_(buf)
+    return wide

@@ -197,3 +197,39 @@ def test_radial_window_drops_only_gaussians_below_its_tolerance():
     v = torch.randn(2, *g_full.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     f_full, f_win = d.contract(v, jac_full), d.contract(v, jac_win)
     assert float((f_win - f_full).abs().max()) < 1e-7 * float(f_full.abs().max())
+
+
+def test_widened_networks_compute_the_same_function_and_then_train(ensemble):
+    """widen_networks adds units with zero outgoing weights: the same energies, forces and charges at any
+    field, wider layers, and a first training step that moves the added units (they are not dead)."""
+    from multiscale.atomistic.model import widen_networks
+
+    wide = PotentialEnsemble([widen_networks(m, (24, 20), seed=k) for k, m in enumerate(ensemble.members)])
+    c = solvated_cluster()
+    for field in (0.0, 0.1):
+        e0, f0, q0 = evaluate(_calc(ensemble, field, require_periodic_xy=False), c)
+        e1, f1, q1 = evaluate(_calc(wide, field, require_periodic_xy=False), c)
+        assert e1 == pytest.approx(e0, abs=1e-10)
+        np.testing.assert_allclose(f1, f0, atol=1e-10)
+        np.testing.assert_allclose(q1, q0, atol=1e-12)
+    m = wide.members[0]
+    assert [lin.weight.shape for lin in m.nets[0] if isinstance(lin, torch.nn.Linear)] == [
+        (24, m.descriptor.n_features), (20, 24), (4, 20)]
+    assert m.config()["network"]["hidden"] == [24, 20]
+    assert torch.equal(m.feature_std, ensemble.members[0].feature_std)
+    # one step on an energy loss: the added units' outgoing weights leave zero
+    g = collate([build_graph(c, m.elements, m.cutoff_A, m.angular_cutoff_A, field_V_per_A=0.0, total_charge=0.0)])
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    out = m(g, forces=False)
+    (out["energy"] ** 2).sum().backward()
+    opt.step()
+    species = int(g["species"][0])
+    assert m.nets[species][-1].weight[:, 16:].abs().max() > 0
+
+
+@pytest.mark.parametrize("hidden", [(8, 16), (32,), (16, 16, 16)])
+def test_widen_networks_rejects_narrower_or_other_depths(ensemble, hidden):
+    from multiscale.atomistic.model import widen_networks
+
+    with pytest.raises(InputError, match="hidden"):
+        widen_networks(ensemble.members[0], hidden)
