@@ -30,7 +30,8 @@ from ..io import atomic_path
 from .ensemble import MIN_MEMBERS, PotentialEnsemble
 from .graph import build_graph, collate
 from .message_passing import MessagePassingPotential, MessagePassingSettings
-from .model import BULK_JACOBIAN_FACTORS, DescriptorSettings, FieldAwarePotential, NetworkSettings, member_from_config
+from .model import (BULK_JACOBIAN_FACTORS, DescriptorSettings, FieldAwarePotential, NetworkSettings, member_from_config,
+                    widen_networks)
 
 
 _CACHE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -90,7 +91,8 @@ class TrainingSettings:
     #: gradient-norm clip for message-passing training (0: none)
     clip_grad_norm: float = 10.0
     #: start every member from the same-index member of this trained ensemble (a folder written
-    #: by :func:`save_ensemble`, same architecture and settings) with a fresh optimiser at
+    #: by :func:`save_ensemble`, same architecture and settings; ``network.hidden`` may be wider, and
+    #: the members are then widened by :func:`~.model.widen_networks`) with a fresh optimiser at
     #: ``learning_rate``, instead of a random initialisation (continued training, e.g. after
     #: new labels; symmetry-function members also keep their feature normalisation)
     init_from: str | None = None
@@ -707,17 +709,24 @@ def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings, *, need_hi
     if len(ens.members) != s.n_members:
         raise InputError(f"n_members = {s.n_members} does not match the {len(ens.members)} members "
                          f"of the checkpoint in {checkpoint_dir}")
+    members = list(ens.members)
     if not need_history:  # continued training may move the sheet's energy onto the baseline
         from dataclasses import replace
 
         flag = fresh_members[0].network_settings.sheet_energy_from_baseline
-        for m in ens.members:
+        for m in members:
             m.network_settings = replace(m.network_settings, sheet_energy_from_baseline=flag)
-    if ens.members[0].config() != fresh_members[0].config():
+        want = tuple(fresh_members[0].network_settings.hidden)
+        have = tuple(members[0].network_settings.hidden)
+        if want != have and len(want) == len(have) and all(w >= h for w, h in zip(want, have)):
+            # wider networks than the parent's: more capacity, the parent's function at the start
+            members = [widen_networks(m, want, seed=s.seed + k) for k, m in enumerate(members)]
+    if members[0].config() != fresh_members[0].config():
         raise InputError(f"the checkpoint in {checkpoint_dir} has another architecture "
-                         f"({ens.members[0].config()}); resume needs the same descriptor and network")
+                         f"({members[0].config()}); resume needs the same descriptor and network "
+                         "(continued training may widen the networks, not narrow or deepen them)")
     if not need_history:
-        return [m.train() for m in ens.members], {}, 0, 0.0
+        return [m.train() for m in members], {}, 0, 0.0
     meta = info.get("meta", {})
     keys = ("epoch", "train_loss", "val_loss", "val_force_rmse", "val_energy_rmse_per_atom")
     history = {k: list(meta.get("history", {}).get(k, [])) for k in keys}
@@ -725,8 +734,7 @@ def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings, *, need_hi
     if start >= s.epochs:
         raise InputError(f"epochs = {s.epochs} is not beyond the checkpoint's {start} epochs: nothing to resume")
     minutes = float(meta.get("minutes", meta.get("history", {}).get("minutes", 0.0)) or 0.0)
-    members = [m.train() for m in ens.members]
-    return members, history, start, minutes
+    return [m.train() for m in members], history, start, minutes
 
 
 def save_ensemble(ens: PotentialEnsemble, directory, *, meta: dict | None = None) -> Path:

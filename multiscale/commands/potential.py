@@ -135,8 +135,9 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--parallel-members", default=1, show_default=True, type=click.IntRange(min=1),
               help="PaiNN: members trained at once in separate processes.")
 @click.option("--init-from", default=None, type=click.Path(file_okay=False, exists=True),
-              help="Continue training from the trained ensemble in this folder (same architecture and settings; "
-                   "fresh optimiser at --learning-rate).")
+              help="Continue training from the trained ensemble in this folder (same architecture and settings, "
+                   "except that --hidden may widen its networks: added units start with zero output weights, so "
+                   "the run starts from the parent's function; fresh optimiser at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @click.option("--baseline",
               type=click.Choice(["none", "graphene-pi", "graphene-pi-bonds", "graphene-pi-vff", "inherit"]),

@@ -391,3 +391,25 @@ def test_float16_cache_halves_the_jacobian_factors_and_keeps_the_forces():
     assert np.all(np.isfinite(vl)) and vl[-1].mean() < vl[0].mean()
     with pytest.raises(InputError, match="cache_dtype"):
         TrainingSettings(cache_dtype="bfloat16").validate()
+
+
+def test_init_from_with_wider_networks_continues_the_parents_function(tmp_path):
+    """Continued training with wider hidden layers than the parent's widens its members
+    (model.widen_networks): the same forces at the start, the wider shapes in the result."""
+    from multiscale.atomistic.calculator import ensemble_to_calculator
+
+    frames = _synthetic_frames()
+    s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
+    ens, hist = train_ensemble(frames, s, progress=False)
+    save_ensemble(ens, tmp_path / "start", meta=dict(history=hist))
+    wide = TrainingSettings(n_members=4, epochs=1, batch_size=4, seed=1, network=NetworkSettings(hidden=(12,)),
+                            learning_rate=0.0, init_from=str(tmp_path / "start"))
+    ens2, _ = train_ensemble(frames, wide, progress=False)
+    assert [tuple(m.nets[0][0].weight.shape)[0] for m in ens2.members] == [12] * 4
+    assert ens2.members[0].config()["network"]["hidden"] == [12]
+    a = frames[0].copy()
+    forces = []
+    for e in (ens, ens2):
+        a.calc = ensemble_to_calculator(e, field_V_per_A=0.1, precision="float64")
+        forces.append(a.get_forces().copy())
+    np.testing.assert_allclose(forces[1], forces[0], atol=1e-9)
