@@ -57,7 +57,8 @@ def run_one(item: dict) -> dict:
 
     calc = load_potential(item["model"])
     frames = training_frames(calc, max_frames=item["n_frames"])
-    held = load_dataset(data_path("xtb_li_ec_graphene", "labels_heldout2.db"), split="heldout")[::item["heldout_stride"]]
+    held = load_dataset(data_path("xtb_li_ec_graphene", "labels_heldout2.db"), split="heldout")
+    held = held[::item["heldout_stride"]]
     ens0, _ = tr.load_ensemble(model_path(item["model"]))
     settings = dict((calc.info or {}).get("history", {}).get("settings", {}))
     s = tr.TrainingSettings(weight_energy=float(settings.get("weight_energy", 100.0)),
@@ -160,7 +161,8 @@ def main(argv=None) -> dict:
         raise SystemExit(f"--learning-rate = {args.learning_rate} is out of range: must be in (0, 1e-2]")
     for name in ("record_steps", "heldout_stride"):
         if not 1 <= getattr(args, name) <= 100000:
-            raise SystemExit(f"--{name.replace('_', '-')} = {getattr(args, name)} is out of range: must be in [1, 100000]")
+            flag = "--" + name.replace("_", "-")
+            raise SystemExit(f"{flag} = {getattr(args, name)} is out of range: must be in [1, 100000]")
     if not 0 <= args.workers <= 8:
         raise SystemExit(f"--workers = {args.workers} is out of range: must be in [0, 8]")
     from multiscale.atomistic import load_potential

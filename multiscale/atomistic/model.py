@@ -536,7 +536,8 @@ def member_from_config(cfg: dict) -> nn.Module:
     raise InputError(f"architecture = {arch!r} is unknown; expected {ARCHITECTURE!r} or {MP!r}")
 
 
-def widen_networks(member: FieldAwarePotential, hidden, *, init_std: float = 0.05, seed: int = 0) -> FieldAwarePotential:
+def widen_networks(member: FieldAwarePotential, hidden, *, init_std: float = 0.05,
+                   seed: int = 0) -> FieldAwarePotential:
     """A copy of ``member`` whose element networks have the wider ``hidden`` layers, computing the
     same function (Net2WiderNet-style): each added unit gets random incoming weights (normal,
     ``init_std``) and zero outgoing weights, so energies, charges and forces are unchanged until

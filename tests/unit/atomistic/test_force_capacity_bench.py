@@ -37,7 +37,8 @@ def test_cached_training_path_measures_what_the_calculator_does(runs):
 def test_widened_member_starts_where_its_parent_does_and_both_fit_their_frames(runs):
     control, wide = runs
     assert wide["hidden"] == [80, 64]
-    assert wide["train_start_molecular_meV_per_A"] == pytest.approx(control["train_start_molecular_meV_per_A"], rel=1e-5)
+    start = control["train_start_molecular_meV_per_A"]
+    assert wide["train_start_molecular_meV_per_A"] == pytest.approx(start, rel=1e-5)
     assert wide["heldout_start"]["molecular_meV_per_A"] == pytest.approx(
         control["heldout_start"]["molecular_meV_per_A"], rel=1e-9)
     for r in runs:
