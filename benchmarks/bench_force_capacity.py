@@ -33,12 +33,6 @@ import time
 import numpy as np
 
 
-def _molecular_rmse_meV(by_role: dict) -> float:
-    keys = [k for k in by_role if k != "C_graphene"]
-    se = sum(by_role[k]["rmse_meV_per_A"] ** 2 * by_role[k]["n_atoms"] for k in keys)
-    return float(np.sqrt(se / sum(by_role[k]["n_atoms"] for k in keys)))
-
-
 def run_one(item: dict) -> dict:
     """One continued run: ``item`` holds model, n_frames, hidden, minutes, learning_rate, record_steps,
     heldout_stride, seed. Returns its record (see the module docstring)."""
@@ -51,7 +45,7 @@ def run_one(item: dict) -> dict:
     from multiscale.atomistic.model import widen_networks
     from multiscale.atomistic.pi_electrons import subtract_baseline
     from multiscale.atomistic.system import electrode_atoms
-    from multiscale.atomistic.validation import force_errors_by_element, training_frames
+    from multiscale.atomistic.validation import force_errors_by_element, pooled_force_rmse, training_frames
     from multiscale.atomistic import load_potential
     from multiscale.resources import data_path, model_path
 
@@ -95,7 +89,7 @@ def run_one(item: dict) -> dict:
         e.baseline = ens0.baseline
         r = force_errors_by_element(e, held, by="role")
         member.float()
-        return dict(molecular_meV_per_A=_molecular_rmse_meV(r), by_role={k: v["rmse_meV_per_A"] for k, v in r.items()})
+        return dict(molecular_meV_per_A=pooled_force_rmse(r), by_role={k: v["rmse_meV_per_A"] for k, v in r.items()})
 
     rec = dict(n_frames=len(frames), hidden=list(item["hidden"]), learning_rate=item["learning_rate"],
                weight_energy=s.weight_energy, n_heldout_frames=len(held), heldout_start=heldout(),

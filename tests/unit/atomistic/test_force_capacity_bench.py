@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from multiscale.atomistic import load_potential
-from multiscale.atomistic.validation import force_errors_by_element, training_frames
+from multiscale.atomistic.validation import force_errors_by_element, pooled_force_rmse, training_frames
 
 spec = importlib.util.spec_from_file_location(
     "bench_force_capacity", Path(__file__).parents[3] / "benchmarks" / "bench_force_capacity.py")
@@ -29,7 +29,7 @@ def test_cached_training_path_measures_what_the_calculator_does(runs):
 
     one = PotentialEnsemble(member0)
     one.baseline = calc.ensemble.baseline
-    ref = bfc._molecular_rmse_meV(force_errors_by_element(one, training_frames(calc, max_frames=12), by="role"))
+    ref = pooled_force_rmse(force_errors_by_element(one, training_frames(calc, max_frames=12), by="role"))
     # float16 Jacobian factors and float32 networks in training, float64 here
     assert runs[0]["train_start_molecular_meV_per_A"] == pytest.approx(ref, rel=0.01)
 

@@ -146,13 +146,19 @@ def test_feature_std_floor_raises_tiny_stds_to_a_fraction_of_the_median():
         TrainingSettings(feature_std_floor=-1.0).validate()
 
 
-def test_init_from_keeps_weights_and_normalisation(tmp_path):
-    """Continued training starts from the earlier members, normalisation buffers included, even when
-    the new data would standardise differently; another architecture is refused."""
+def _saved_start(tmp_path):
+    """Synthetic frames and a small ensemble trained on them, saved to ``tmp_path / "start"`` for --init-from."""
     frames = _synthetic_frames()
     s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
     ens, hist = train_ensemble(frames, s, progress=False)
     save_ensemble(ens, tmp_path / "start", meta=dict(history=hist))
+    return frames, ens
+
+
+def test_init_from_keeps_weights_and_normalisation(tmp_path):
+    """Continued training starts from the earlier members, normalisation buffers included, even when
+    the new data would standardise differently; another architecture is refused."""
+    frames, ens = _saved_start(tmp_path)
     shifted = _synthetic_frames(20)  # more data: other feature statistics
     cont = TrainingSettings(n_members=4, epochs=2, batch_size=4, seed=1, network=NetworkSettings(hidden=(8,)),
                             learning_rate=0.0, init_from=str(tmp_path / "start"))
@@ -173,10 +179,7 @@ def test_init_from_keeps_weights_and_normalisation(tmp_path):
 def test_continued_training_never_returns_members_worse_than_its_start(tmp_path):
     """A continued run's first validation loss is that of the members it was given; a run that only
     makes them worse (an absurd learning rate) hands the start back unchanged."""
-    frames = _synthetic_frames()
-    s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
-    ens, hist = train_ensemble(frames, s, progress=False)
-    save_ensemble(ens, tmp_path / "start", meta=dict(history=hist))
+    frames, ens = _saved_start(tmp_path)
     wild = TrainingSettings(n_members=4, epochs=2, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
                             learning_rate=5.0, init_from=str(tmp_path / "start"))
     ens2, hist2 = train_ensemble(frames, wild, progress=False)
@@ -398,10 +401,7 @@ def test_init_from_with_wider_networks_continues_the_parents_function(tmp_path):
     (model.widen_networks): the same forces at the start, the wider shapes in the result."""
     from multiscale.atomistic.calculator import ensemble_to_calculator
 
-    frames = _synthetic_frames()
-    s = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)))
-    ens, hist = train_ensemble(frames, s, progress=False)
-    save_ensemble(ens, tmp_path / "start", meta=dict(history=hist))
+    frames, ens = _saved_start(tmp_path)
     wide = TrainingSettings(n_members=4, epochs=1, batch_size=4, seed=1, network=NetworkSettings(hidden=(12,)),
                             learning_rate=0.0, init_from=str(tmp_path / "start"))
     ens2, _ = train_ensemble(frames, wide, progress=False)
