@@ -70,16 +70,7 @@ def run_one(item: dict) -> dict:
                                factor_dtype=torch.float16) for b in range(0, len(work), bs)]
     molecular = [torch.from_numpy(~np.concatenate([electrode_atoms(a) for a in work[b:b + bs]]))
                  for b in range(0, len(work), bs)]
-    ones = torch.ones(len(work), dtype=torch.float64)
     member.float()
-
-    def train_rmse() -> float:
-        se, n = 0.0, 0
-        for cb, mol in zip(batches, molecular):
-            out = member(cb.batch, features=cb.features(), forces=True, create_graph=False)
-            d = (out["forces"].detach() - cb.targets["forces"])[mol].double()
-            se, n = se + float((d ** 2).sum()), n + int(mol.sum())
-        return 1e3 * float(np.sqrt(se / (3 * n)))
 
     def heldout() -> dict:
         member.double()
@@ -92,31 +83,63 @@ def run_one(item: dict) -> dict:
         return dict(molecular_meV_per_A=pooled_force_rmse(r), by_role={k: v["rmse_meV_per_A"] for k, v in r.items()})
 
     rec = dict(n_frames=len(frames), hidden=list(item["hidden"]), learning_rate=item["learning_rate"],
-               weight_energy=s.weight_energy, n_heldout_frames=len(held), heldout_start=heldout(),
-               trajectory=[dict(steps=0, epochs=0, minutes=0.0, train_molecular_meV_per_A=train_rmse())])
-    opt = torch.optim.Adam([q for q in member.parameters() if q.requires_grad], lr=item["learning_rate"])
-    rng = np.random.default_rng(item["seed"])
+               weight_energy=s.weight_energy, n_heldout_frames=len(held), heldout_start=heldout())
+    rec.update(fit_for_minutes(member, batches, molecular, s, minutes=item["minutes"],
+                               learning_rate=item["learning_rate"], record_steps=item["record_steps"],
+                               seed=item["seed"]))
+    rec["heldout_end"] = heldout()
+    return rec
+
+
+def molecular_rmse(member, batches, molecular) -> float:
+    """Force RMSE [meV/Å] of ``member`` on cached batches, over the atoms ``molecular`` marks."""
+    se, n = 0.0, 0
+    for cb, mol in zip(batches, molecular):
+        out = member(cb.batch, features=cb.features(), forces=True, create_graph=False)
+        d = (out["forces"].detach() - cb.targets["forces"])[mol].double()
+        se, n = se + float((d ** 2).sum()), n + int(mol.sum())
+    return 1e3 * float(np.sqrt(se / (3 * n)))
+
+
+def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, learning_rate: float,
+                    record_steps: int, seed: int, max_steps: int | None = None) -> dict:
+    """Plain Adam at a constant rate on cached batches for ``minutes`` of training time (the recording
+    passes not counted, so runs of different sizes compare by steps and by training minutes), or
+    until ``max_steps`` optimiser steps, whichever comes first.
+
+    Returns steps, epochs, minutes_training, minutes_wall, the ``trajectory`` of training-set
+    molecular force RMSEs every ``record_steps`` steps, and its start and end.
+    """
+    import torch
+
+    import multiscale.atomistic.training as tr
+
+    ones = torch.ones(sum(len(cb.indices) for cb in batches), dtype=torch.float64)
+    trajectory = [dict(steps=0, epochs=0, minutes=0.0,
+                       train_molecular_meV_per_A=molecular_rmse(member, batches, molecular))]
+    opt = torch.optim.Adam([q for q in member.parameters() if q.requires_grad], lr=learning_rate)
+    rng = np.random.default_rng(seed)
     t0, steps, epochs, minutes_training = time.perf_counter(), 0, 0, 0.0
-    while minutes_training < item["minutes"]:
+    limit = np.inf if max_steps is None else int(max_steps)
+    while minutes_training < minutes and steps < limit:
         t_epoch = time.perf_counter()
-        for bi in rng.permutation(len(batches)):
+        for bi in rng.permutation(len(batches))[:max(0, min(len(batches), limit - steps))]:
             opt.zero_grad()
-            loss, _ = tr._member_loss(member, batches[bi], s, ones, train=True)
+            loss, _ = tr._member_loss(member, batches[bi], settings, ones, train=True)
             loss.backward()
             opt.step()
             steps += 1
-            if steps % item["record_steps"] == 0:
+            if steps % record_steps == 0:
                 minutes_training += (time.perf_counter() - t_epoch) / 60  # the recording is not training time
-                rec["trajectory"].append(dict(steps=steps, epochs=epochs, minutes=round(minutes_training, 2),
-                                              train_molecular_meV_per_A=train_rmse()))
+                trajectory.append(dict(steps=steps, epochs=epochs, minutes=round(minutes_training, 2),
+                                       train_molecular_meV_per_A=molecular_rmse(member, batches, molecular)))
                 t_epoch = time.perf_counter()
         epochs += 1
         minutes_training += (time.perf_counter() - t_epoch) / 60
-    rec.update(steps=steps, epochs=epochs, minutes_training=minutes_training,
-               minutes_wall=(time.perf_counter() - t0) / 60, train_end_molecular_meV_per_A=train_rmse(),
-               heldout_end=heldout())
-    rec["train_start_molecular_meV_per_A"] = rec["trajectory"][0]["train_molecular_meV_per_A"]
-    return rec
+    return dict(steps=steps, epochs=epochs, minutes_training=minutes_training,
+                minutes_wall=(time.perf_counter() - t0) / 60, trajectory=trajectory,
+                train_start_molecular_meV_per_A=trajectory[0]["train_molecular_meV_per_A"],
+                train_end_molecular_meV_per_A=molecular_rmse(member, batches, molecular))
 
 
 def _hidden(text: str) -> tuple:

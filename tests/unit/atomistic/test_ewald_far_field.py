@@ -1,17 +1,13 @@
 """The Ewald pieces of benchmarks/bench_force_floor.py: Madelung constant, α independence, forces."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
 from scipy.special import erfc
 
-spec = importlib.util.spec_from_file_location(
-    "bench_force_floor", Path(__file__).parents[3] / "benchmarks" / "bench_force_floor.py")
-bff = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bff)
+from multiscale.commands.bench import load_benchmark
+
+bff = load_benchmark("force_floor")
 
 
 def _real_space_energy(atoms, q, alpha, cutoff=14.0):

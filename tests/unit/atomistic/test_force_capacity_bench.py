@@ -1,17 +1,12 @@
 """benchmarks/bench_force_capacity.py on a few frames: the cached training path measures the same error
 as the calculator, a widened member starts where its parent does, and fitting few frames lowers it."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from multiscale.atomistic import load_potential
 from multiscale.atomistic.validation import force_errors_by_element, pooled_force_rmse, training_frames
+from multiscale.commands.bench import load_benchmark
 
-spec = importlib.util.spec_from_file_location(
-    "bench_force_capacity", Path(__file__).parents[3] / "benchmarks" / "bench_force_capacity.py")
-bfc = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bfc)
+bfc = load_benchmark("force_capacity")
 
 MODEL = "mlp_li_ec_graphene_vff"
 

@@ -1,19 +1,14 @@
 """The linear force-field terms of benchmarks/bench_force_residual.py: topology of EC and BF₄⁻,
 forces = −∇E for every kind of term, and translation invariance."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from multiscale.atomistic.labelling import load_dataset
 from multiscale.atomistic.validation import chemical_roles
+from multiscale.commands.bench import load_benchmark
 from multiscale.resources import data_path
 
-spec = importlib.util.spec_from_file_location(
-    "bench_force_residual", Path(__file__).parents[3] / "benchmarks" / "bench_force_residual.py")
-bfr = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(bfr)
+bfr = load_benchmark("force_residual")
 
 
 @pytest.fixture(scope="module")

@@ -67,3 +67,32 @@ def test_unknown_benchmark(capsys):
     code, _, err = _run(["bench", "no-such-bench", "--json"], capsys)
     _assert_one_line_error(code, err)
     assert "available" in err
+
+
+def test_bench_passes_its_extra_arguments_to_the_script(capsys):
+    # the script refuses the argument itself, before any work: the message is the script's
+    code, _, err = _run(["bench", "descriptor_information", "--json", "--variants", "soap"], capsys)
+    _assert_one_line_error(code, err)
+    assert "--variants 'soap'" in err
+
+
+def test_benchmark_json_is_read_whether_indented_or_on_one_line():
+    import json
+
+    from multiscale.commands.bench import last_json_object
+
+    obj = {"a": 1, "runs": [{"b": [1, 2]}], "c": "x"}
+    for text in (json.dumps(obj), json.dumps(obj, indent=1), "progress 3/4\n" + json.dumps(obj, indent=2)):
+        assert last_json_object(text) == obj
+    assert last_json_object(json.dumps({"first": 1}) + "\n" + json.dumps(obj)) == obj
+    with pytest.raises(ValueError, match="no JSON object"):
+        last_json_object("done\n")
+
+
+def test_load_benchmark_imports_a_script_and_names_unknown_ones():
+    from multiscale.commands.bench import load_benchmark
+    from multiscale.errors import InputError
+
+    assert callable(load_benchmark("force_capacity").fit_for_minutes)
+    with pytest.raises(InputError, match="no-such-bench"):
+        load_benchmark("no-such-bench")

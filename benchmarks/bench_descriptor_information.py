@@ -1,0 +1,277 @@
+"""Would a richer descriptor hold the information the forces lack? Correctors on the model's residual.
+
+``bench_force_capacity.py`` found that the shipped model's networks cannot fit even a few hundred
+of their own frames below ~70 meV/Å, wide or not: the descriptor limits the forces. This asks
+which richer descriptor would lift that limit, without training a whole model from scratch.
+
+For each descriptor variant, a fresh corrector member (element networks on that descriptor, no
+baseline) is trained on the shipped ensemble's residual on ``n`` of its own training frames
+(reference − model: energy and forces; charges are the model's and not trained), with plain Adam at
+a constant rate for a fixed time. Its last layer starts at zero, so every run starts at the model's
+own error. Recorded: the force RMSE of the molecular atoms (the sheet left out) of model +
+corrector on those frames, every ``--record-steps`` steps, and at the start and end on held-out
+frames (every ``--heldout-stride``-th of ``labels_heldout2.db``), with each descriptor's size and
+the triplets per atom it evaluates (its cost).
+
+- ``model``: the model's own descriptor (the control: a second network on the same information).
+- ``angular_fine``: five ζ (1, 2, 4, 8, 16) and eight shells 0.2 Å wide, within the same 3.5 Å.
+- ``angular_4p5``: the angular cutoff at 4.5 Å (seven shells), ζ and widths the model's.
+- ``angular_fine_4p5``: both: five ζ, thirteen shells 0.2 Å wide, within 4.5 Å.
+- ``messages``: the model's descriptor plus one round of learned linear messages: each neighbour
+  within 4 Å sends a 16-channel projection of its own descriptor, summed over 4 radial Gaussians
+  (information on the neighbours' environments: higher body order, at little extra cost).
+- ``messages_wide``: the same with 32 channels and 6 Gaussians within 5 Å.
+
+A variant whose corrector fits the frames well below the control's floor carries information the
+model's descriptor does not; one that follows the control does not.
+
+    python benchmarks/bench_descriptor_information.py --json [--model NAME] [--frames 400]
+        [--variants model,angular_fine,angular_4p5] [--minutes 25] [--workers 2]
+
+Each variant is one run, in its own process with one thread (``multiscale.parallel``). Prints JSON.
+Takes ``--minutes`` plus ~5 min per round of ``--workers`` runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+#: descriptor variants: changes to the model's own :class:`DescriptorSettings`
+VARIANTS = {
+    "model": {},
+    "angular_fine": dict(zetas=(1.0, 2.0, 4.0, 8.0, 16.0), n_angular_radial=8, angular_width_A=0.2),
+    "angular_4p5": dict(angular_cutoff_A=4.5, n_angular_radial=7),
+    "angular_fine_4p5": dict(zetas=(1.0, 2.0, 4.0, 8.0, 16.0), angular_cutoff_A=4.5, n_angular_radial=13,
+                             angular_width_A=0.2),
+    "messages": dict(messages=dict(n_channels=16, n_radial=4, cutoff_A=4.0, width_A=0.4)),
+    "messages_wide": dict(messages=dict(n_channels=32, n_radial=6, cutoff_A=5.0, width_A=0.4)),
+}
+
+
+def _message_corrector_class():
+    """:class:`FieldAwarePotential` whose element networks also see one round of learned linear messages
+    from the neighbours' descriptors (built here because torch loads lazily in the workers)."""
+    import torch
+    from torch import nn
+
+    from multiscale.atomistic.model import FieldAwarePotential, _mlp, cutoff_function, field_outputs
+
+    class MessageCorrector(FieldAwarePotential):
+        """h_i = Σ_j φ_k(r_ij) (P_{Z_j} x_j)_c for neighbours j within ``cutoff_A``: x_j the normalised
+        descriptor of j, P a learned projection per element to ``n_channels``, φ_k ``n_radial`` Gaussians
+        (width ``width_A``) times a cosine cutoff. The networks see [x_i, h_i]: information on the
+        neighbours' own environments (higher body order) that the atom's symmetry functions lack.
+        Forces: the descriptor's Jacobian for ∂E/∂G (through x_i and every x_j) plus the pair term of φ_k.
+        """
+
+        def __init__(self, elements, descriptor, network, *, n_channels: int, n_radial: int, cutoff_A: float,
+                     width_A: float):
+            super().__init__(elements, descriptor, network)
+            d = self.descriptor.n_features
+            self.message_cutoff_A = float(cutoff_A)
+            self.register_buffer("message_mu", torch.linspace(1.0, cutoff_A - 0.5, n_radial, dtype=torch.float64))
+            self.message_eta = 1.0 / (2 * width_A ** 2)
+            self.projection = nn.Parameter(torch.randn(len(self.elements), d, n_channels, dtype=torch.float64)
+                                           / d ** 0.5)
+            self.nets = nn.ModuleList([_mlp(d + n_radial * n_channels, network.hidden, 4) for _ in self.elements])
+
+        def _outputs(self, g, vectors, batch):
+            species = batch["species"]
+            x = ((g - self.feature_mean) / self.feature_std).to(self.projection.dtype)
+            m = torch.zeros(len(species), self.projection.shape[2], dtype=x.dtype, device=x.device)
+            for k in range(len(self.elements)):
+                idx = torch.nonzero(species == k).squeeze(1)
+                if len(idx):
+                    m = m.index_copy(0, idx, x[idx] @ self.projection[k])
+            near = torch.linalg.norm(vectors.detach(), dim=1) < self.message_cutoff_A
+            i, j, v = batch["i"][near], batch["j"][near], vectors[near]
+            r = torch.linalg.norm(v, dim=1).to(x.dtype)
+            phi = torch.exp(-self.message_eta * (r[:, None] - self.message_mu.to(x.dtype)) ** 2)
+            phi = phi * cutoff_function(r, self.message_cutoff_A)[:, None]
+            h = torch.zeros(len(species), phi.shape[1], m.shape[1], dtype=x.dtype, device=x.device)
+            h = h.index_add(0, i, phi[:, :, None] * m[j][:, None, :]).reshape(len(species), -1)
+            inp = torch.cat([x, h], 1)
+            out = torch.zeros(len(species), 4, dtype=x.dtype, device=x.device)
+            for k, net in enumerate(self.nets):
+                idx = torch.nonzero(species == k).squeeze(1)
+                if len(idx):
+                    out = out.index_copy(0, idx, net(inp[idx]))
+            out = out.to(self.energy_scale.dtype)
+            eps = out[:, 0] * self.energy_scale + self.energy_shift[species]
+            return field_outputs(torch.stack([eps, out[:, 1], out[:, 2], 0.1 * out[:, 3]], 1), batch)
+
+        def forward(self, batch: dict, *, features=None, forces: bool = True, create_graph: bool = False) -> dict:
+            if features is None:
+                features = self.descriptor.features_and_jacobian(
+                    batch["species"], batch["vectors"].detach(), batch["i"], batch["j"], batch["tri_i"],
+                    batch["tri_j"], batch["tri_k"], len(batch["species"]))
+            feats, jac = features
+            with torch.enable_grad():
+                g_leaf = feats.detach().requires_grad_(forces)
+                pos = batch["positions"].detach().requires_grad_(forces)
+                vec = batch["vectors"].detach().requires_grad_(forces)
+                out = self._outputs(g_leaf, vec, dict(batch, positions=pos))
+                if forces:
+                    d_g, d_pos, d_vec = torch.autograd.grad(out["energy"].sum(), [g_leaf, pos, vec],
+                                                            create_graph=create_graph)
+                    # v_ij = r_j − r_i: ∂E/∂r_j += ∂E/∂v_ij, ∂E/∂r_i −= ∂E/∂v_ij
+                    d_pair = torch.zeros_like(d_pos).index_add(0, batch["j"], d_vec).index_add(0, batch["i"], -d_vec)
+                    out["forces"] = -(self.descriptor.contract(d_g[None], jac)[0] + d_pos + d_pair)
+            return out
+
+    return MessageCorrector
+
+
+
+def _capacity_bench():
+    """``bench_force_capacity`` (its fixed-time fit and RMSE)."""
+    from multiscale.commands.bench import load_benchmark
+
+    return load_benchmark("force_capacity")
+
+
+def residual_frames(ensemble, frames) -> list:
+    """Copies of labelled frames whose energy and forces are reference − ``ensemble`` (baseline
+    included); charges and dipole kept."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from multiscale.atomistic.validation import predict_frames
+
+    out = []
+    for a, p in zip(frames, predict_frames(ensemble, frames)):
+        b = a.copy()
+        res = {k: v for k, v in a.calc.results.items() if k in ("energy", "forces", "charges", "dipole")}
+        res["energy"] = float(a.get_potential_energy()) - p["energy"]
+        res["forces"] = a.get_forces() - p["forces"]
+        b.calc = SinglePointCalculator(b, **res)
+        b.info = dict(a.info)
+        out.append(b)
+    return out
+
+
+def run_one(item: dict) -> dict:
+    """One corrector run: ``item`` holds model, variant, n_frames, hidden, minutes, learning_rate,
+    record_steps, heldout_stride, seed and optionally max_steps. Returns its record (see the module
+    docstring)."""
+    import torch
+
+    torch.set_num_threads(1)
+    import multiscale.atomistic.training as tr
+    from multiscale.atomistic import load_potential
+    from multiscale.atomistic.labelling import load_dataset
+    from multiscale.atomistic.model import DescriptorSettings, FieldAwarePotential, NetworkSettings
+    from multiscale.atomistic.system import electrode_atoms
+    from multiscale.atomistic.validation import training_frames
+    from multiscale.resources import data_path
+
+    bfc = _capacity_bench()
+    calc = load_potential(item["model"])
+    ens = calc.ensemble
+    frames = residual_frames(ens, training_frames(calc, max_frames=item["n_frames"]))
+    held = load_dataset(data_path("xtb_li_ec_graphene", "labels_heldout2.db"), split="heldout")
+    held = residual_frames(ens, held[::item["heldout_stride"]])
+    settings = dict((calc.info or {}).get("history", {}).get("settings", {}))
+    # the charges stay the model's: the corrector is trained on energies and forces only
+    s = tr.TrainingSettings(weight_energy=float(settings.get("weight_energy", 100.0)),
+                            weight_force=float(settings.get("weight_force", 1.0)), weight_charge=0.0,
+                            weight_force_electrode=float(settings.get("weight_force_electrode", 1.0)))
+    own = ens.members[0].descriptor.settings.to_dict()
+    variant = dict(VARIANTS[item["variant"]])
+    messages = variant.pop("messages", None)
+    desc = DescriptorSettings(**{**own, **variant})
+    desc.validate()
+    torch.manual_seed(item["seed"])
+    net = NetworkSettings(hidden=tuple(item["hidden"]))
+    if messages is None:
+        corrector = FieldAwarePotential(ens.members[0].elements, desc, net)
+    else:
+        corrector = _message_corrector_class()(ens.members[0].elements, desc, net, **messages)
+
+    def cached(work):
+        bs = 8
+        batches = [tr._CachedBatch(work[b:b + bs], np.arange(b, min(b + bs, len(work))), corrector.descriptor,
+                                   corrector.elements, electrode_weight=s.weight_force_electrode,
+                                   factor_dtype=torch.float16) for b in range(0, len(work), bs)]
+        molecular = [torch.from_numpy(~np.concatenate([electrode_atoms(a) for a in work[b:b + bs]]))
+                     for b in range(0, len(work), bs)]
+        return batches, molecular
+
+    t0 = time.perf_counter()
+    batches, molecular = cached(frames)
+    cache_minutes = (time.perf_counter() - t0) / 60
+    held_batches, held_molecular = cached(held)
+    tr.fit_normalisation(corrector, batches, frames)
+    with torch.no_grad():  # a zero last layer: the corrector starts as a constant, model + corrector as the model
+        for net in corrector.nets:
+            net[-1].weight.zero_()
+            net[-1].bias.zero_()
+    corrector.float()
+    n_atoms = sum(len(cb.batch["species"]) for cb in batches)
+    rec = dict(variant=item["variant"], descriptor=desc.to_dict(), messages=messages,
+               n_features=corrector.descriptor.n_features, n_inputs=corrector.nets[0][0].in_features,
+               triplets_per_atom=sum(len(cb.batch["tri_i"]) for cb in batches) / n_atoms,
+               cache_MB_per_frame=sum(cb.nbytes() for cb in batches) / len(frames) / 1e6,
+               cache_minutes=cache_minutes, n_frames=len(frames), hidden=list(item["hidden"]),
+               learning_rate=item["learning_rate"], n_heldout_frames=len(held),
+               heldout_start_molecular_meV_per_A=bfc.molecular_rmse(corrector, held_batches, held_molecular))
+    rec.update(bfc.fit_for_minutes(corrector, batches, molecular, s, minutes=item["minutes"],
+                                   learning_rate=item["learning_rate"], record_steps=item["record_steps"],
+                                   seed=item["seed"], max_steps=item.get("max_steps")))
+    rec["heldout_end_molecular_meV_per_A"] = bfc.molecular_rmse(corrector, held_batches, held_molecular)
+    return rec
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser()
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", default="mlp_li_ec_graphene_vff")
+    p.add_argument("--frames", type=int, default=400, help="training frames of the model, the same for every run")
+    p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {', '.join(VARIANTS)}")
+    p.add_argument("--hidden", default="64,64", help="the correctors' layer widths")
+    p.add_argument("--minutes", type=float, default=25.0, help="training time per run")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--record-steps", type=int, default=1000, help="optimiser steps between training-set RMSEs")
+    p.add_argument("--heldout-stride", type=int, default=8, help="every n-th frame of labels_heldout2.db")
+    p.add_argument("--workers", type=int, default=2, help="runs side by side, one thread each (0: serial)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if not variants or unknown:
+        raise SystemExit(f"--variants {args.variants!r}: each must be one of {', '.join(VARIANTS)}")
+    if not 16 <= args.frames <= 20000:
+        raise SystemExit(f"--frames = {args.frames} is out of range: must be in [16, 20000]")
+    hidden = _capacity_bench()._hidden(args.hidden)
+    if not 0.05 <= args.minutes <= 600:
+        raise SystemExit(f"--minutes = {args.minutes} is out of range: must be in [0.05, 600]")
+    if not 0 < args.learning_rate <= 1e-2:
+        raise SystemExit(f"--learning-rate = {args.learning_rate} is out of range: must be in (0, 1e-2]")
+    for name in ("record_steps", "heldout_stride"):
+        if not 1 <= getattr(args, name) <= 100000:
+            flag = "--" + name.replace("_", "-")
+            raise SystemExit(f"{flag} = {getattr(args, name)} is out of range: must be in [1, 100000]")
+    if not 0 <= args.workers <= 8:
+        raise SystemExit(f"--workers = {args.workers} is out of range: must be in [0, 8]")
+    from multiscale.parallel import parallel_map
+
+    items = [dict(model=args.model, variant=v, n_frames=args.frames, hidden=hidden, minutes=args.minutes,
+                  learning_rate=args.learning_rate, record_steps=args.record_steps,
+                  heldout_stride=args.heldout_stride, seed=args.seed) for v in variants]
+    t0 = time.perf_counter()
+    runs = parallel_map(run_one, items, n_workers=min(args.workers, len(items)), progress=not args.json,
+                        description="corrector runs")
+    out = dict(model=args.model, n_frames=args.frames, runs=runs, wall_minutes=(time.perf_counter() - t0) / 60)
+    for r in runs:  # the headline per variant: training frames and held out, start → end
+        out[f"{r['variant']}_train_molecular_start_end_meV_per_A"] = [r["train_start_molecular_meV_per_A"],
+                                                                      r["train_end_molecular_meV_per_A"]]
+        out[f"{r['variant']}_heldout_molecular_start_end_meV_per_A"] = [r["heldout_start_molecular_meV_per_A"],
+                                                                        r["heldout_end_molecular_meV_per_A"]]
+    print(json.dumps(out, indent=1 if args.json else None))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""benchmarks/bench_descriptor_information.py on a few frames: every corrector starts at the model's own
+error (the residual and the zero last layer are right), a short fit lowers it, and each variant's
+descriptor has the size its settings say."""
+import pytest
+
+from multiscale.atomistic import load_potential
+from multiscale.atomistic.validation import force_errors_by_element, pooled_force_rmse, training_frames
+from multiscale.commands.bench import load_benchmark
+
+bdi = load_benchmark("descriptor_information")
+
+MODEL = "mlp_li_ec_graphene_vff"
+
+
+@pytest.fixture(scope="module")
+def runs():
+    # a step limit, not the time: the same fit on a loaded machine
+    item = dict(model=MODEL, n_frames=12, hidden=(32, 32), minutes=10.0, max_steps=80, learning_rate=3e-3,
+                record_steps=20, heldout_stride=400, seed=0)
+    return {v: bdi.run_one(dict(item, variant=v)) for v in ("model", "angular_fine", "messages")}
+
+
+def test_every_corrector_starts_at_the_models_own_error(runs):
+    calc = load_potential(MODEL)
+    own = pooled_force_rmse(force_errors_by_element(calc.ensemble, training_frames(calc, max_frames=12), by="role"))
+    for r in runs.values():
+        # float16 Jacobian factors and float32 networks in training
+        assert r["train_start_molecular_meV_per_A"] == pytest.approx(own, rel=0.01)
+    for v in ("angular_fine", "messages"):
+        assert runs[v]["heldout_start_molecular_meV_per_A"] == pytest.approx(
+            runs["model"]["heldout_start_molecular_meV_per_A"], rel=1e-6)
+
+
+def test_a_short_fit_lowers_the_error_on_the_fitted_frames(runs):
+    for r in runs.values():
+        assert r["steps"] == 80 and len(r["trajectory"]) == 5
+        assert r["train_end_molecular_meV_per_A"] < 0.97 * r["train_start_molecular_meV_per_A"]
+
+
+def test_variant_descriptors_have_the_size_their_settings_give(runs):
+    n_el, n_pairs = 6, 21
+    for r in runs.values():
+        d = r["descriptor"]
+        assert r["n_features"] == n_el * d["n_radial"] + n_pairs * 2 * len(d["zetas"]) * d["n_angular_radial"]
+    assert runs["angular_fine"]["descriptor"]["zetas"] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert runs["angular_fine"]["descriptor"]["cutoff_A"] == runs["model"]["descriptor"]["cutoff_A"]
+    assert runs["angular_fine"]["triplets_per_atom"] == pytest.approx(runs["model"]["triplets_per_atom"])
+    assert runs["messages"]["n_inputs"] == runs["model"]["n_features"] + 4 * 16
+
+
+def _message_corrector(seed=1):
+    import torch
+
+    from multiscale.atomistic.model import NetworkSettings
+
+    m0 = load_potential(MODEL).ensemble.members[0]
+    torch.manual_seed(seed)
+    c = bdi._message_corrector_class()(m0.elements, m0.descriptor.settings, NetworkSettings(hidden=(16, 16)),
+                                       n_channels=4, n_radial=3, cutoff_A=4.0, width_A=0.4)
+    with torch.no_grad():  # weights of order one, so that every term of the force matters
+        c.feature_std.fill_(3.0)
+        for q in c.parameters():
+            q.mul_(3.0)
+    return c
+
+
+def _evaluate(corrector, atoms, forces=True):
+    from multiscale.atomistic.graph import build_graph, collate
+
+    s = corrector.descriptor.settings
+    g = build_graph(atoms, corrector.elements, s.cutoff_A, s.angular_cutoff_A,
+                    field_V_per_A=atoms.info["field_V_per_A"], total_charge=0.0)
+    return corrector(collate([g], requires_grad=False), forces=forces)
+
+
+def _energy(corrector, atoms) -> float:
+    return float(_evaluate(corrector, atoms, forces=False)["energy"].detach()[0])
+
+
+def test_message_corrector_forces_are_minus_the_energy_gradient_and_invariant():
+    import numpy as np
+
+    c = _message_corrector()
+    a = training_frames(load_potential(MODEL), max_frames=2)[0].copy()
+    a.info["field_V_per_A"] = 0.05
+    out = _evaluate(c, a)
+    f = out["forces"].detach().numpy()
+    h = 1e-4
+    for idx in (2, 15, 29, 35):  # graphene, EC and ion atoms
+        for d in range(3):
+            ap, am = a.copy(), a.copy()
+            ap.positions[idx, d] += h
+            am.positions[idx, d] -= h
+            fd = -(_energy(c, ap) - _energy(c, am)) / (2 * h)
+            assert f[idx, d] == pytest.approx(fd, abs=1e-6)
+    # in-plane translation (the field is along z) and a permutation of the atoms leave E unchanged
+    b = a.copy()
+    b.positions += [0.3, -0.2, 0.0]
+    b.wrap()
+    e0 = float(out["energy"].detach()[0])
+    assert _energy(c, b) == pytest.approx(e0, abs=1e-9)
+    perm = np.random.default_rng(0).permutation(len(a))
+    p = a[perm]
+    p.info = dict(a.info)
+    fp = _evaluate(c, p)
+    assert float(fp["energy"].detach()[0]) == pytest.approx(e0, abs=1e-9)
+    assert fp["forces"].detach().numpy() == pytest.approx(f[perm], abs=1e-9)
+
+
+def test_residual_frames_add_back_to_the_reference():
+    calc = load_potential(MODEL)
+    frames = training_frames(calc, max_frames=3)
+    res = bdi.residual_frames(calc.ensemble, frames)
+    from multiscale.atomistic.validation import predict_frames
+
+    for a, b, p in zip(frames, res, predict_frames(calc.ensemble, frames)):
+        assert b.get_forces() + p["forces"] == pytest.approx(a.get_forces(), abs=1e-9)
+        assert b.get_potential_energy() + p["energy"] == pytest.approx(a.get_potential_energy(), abs=1e-9)
+        assert b.info["field_V_per_A"] == a.info["field_V_per_A"]
+
+
+def test_bad_arguments_name_themselves():
+    for argv, word in ((["--variants", "soap"], "--variants"), (["--frames", "4"], "--frames"),
+                       (["--hidden", "0,8"], "--hidden"), (["--minutes", "0"], "--minutes"),
+                       (["--workers", "9"], "--workers")):
+        with pytest.raises(SystemExit, match=word):
+            bdi.main(argv)
