@@ -17,9 +17,10 @@ the triplets per atom it evaluates (its cost).
 - ``angular_fine``: five ζ (1, 2, 4, 8, 16) and eight shells 0.2 Å wide, within the same 3.5 Å.
 - ``angular_4p5``: the angular cutoff at 4.5 Å (seven shells), ζ and widths the model's.
 - ``angular_fine_4p5``: both: five ζ, thirteen shells 0.2 Å wide, within 4.5 Å.
-- ``messages``: the model's descriptor plus one round of learned linear messages: each neighbour
-  within 4 Å sends a 16-channel projection of its own descriptor, summed over 4 radial Gaussians
-  (information on the neighbours' environments: higher body order, at little extra cost).
+- ``messages``: the model's descriptor plus one round of learned linear messages
+  (:class:`~multiscale.atomistic.model.MessageSettings`): each neighbour within 4 Å sends a
+  16-channel projection of its own descriptor, summed over 4 radial Gaussians (information on
+  the neighbours' environments: higher body order, at little extra cost).
 - ``messages_wide``: the same with 32 channels and 6 Gaussians within 5 Å.
 
 A variant whose corrector fits the frames well below the control's floor carries information the
@@ -49,81 +50,6 @@ VARIANTS = {
     "messages": dict(messages=dict(n_channels=16, n_radial=4, cutoff_A=4.0, width_A=0.4)),
     "messages_wide": dict(messages=dict(n_channels=32, n_radial=6, cutoff_A=5.0, width_A=0.4)),
 }
-
-
-def _message_corrector_class():
-    """:class:`FieldAwarePotential` whose element networks also see one round of learned linear messages
-    from the neighbours' descriptors (built here because torch loads lazily in the workers)."""
-    import torch
-    from torch import nn
-
-    from multiscale.atomistic.model import FieldAwarePotential, _mlp, cutoff_function, field_outputs
-
-    class MessageCorrector(FieldAwarePotential):
-        """h_i = Σ_j φ_k(r_ij) (P_{Z_j} x_j)_c for neighbours j within ``cutoff_A``: x_j the normalised
-        descriptor of j, P a learned projection per element to ``n_channels``, φ_k ``n_radial`` Gaussians
-        (width ``width_A``) times a cosine cutoff. The networks see [x_i, h_i]: information on the
-        neighbours' own environments (higher body order) that the atom's symmetry functions lack.
-        Forces: the descriptor's Jacobian for ∂E/∂G (through x_i and every x_j) plus the pair term of φ_k.
-        """
-
-        def __init__(self, elements, descriptor, network, *, n_channels: int, n_radial: int, cutoff_A: float,
-                     width_A: float):
-            super().__init__(elements, descriptor, network)
-            d = self.descriptor.n_features
-            self.message_cutoff_A = float(cutoff_A)
-            self.register_buffer("message_mu", torch.linspace(1.0, cutoff_A - 0.5, n_radial, dtype=torch.float64))
-            self.message_eta = 1.0 / (2 * width_A ** 2)
-            self.projection = nn.Parameter(torch.randn(len(self.elements), d, n_channels, dtype=torch.float64)
-                                           / d ** 0.5)
-            self.nets = nn.ModuleList([_mlp(d + n_radial * n_channels, network.hidden, 4) for _ in self.elements])
-
-        def _outputs(self, g, vectors, batch):
-            species = batch["species"]
-            x = ((g - self.feature_mean) / self.feature_std).to(self.projection.dtype)
-            m = torch.zeros(len(species), self.projection.shape[2], dtype=x.dtype, device=x.device)
-            for k in range(len(self.elements)):
-                idx = torch.nonzero(species == k).squeeze(1)
-                if len(idx):
-                    m = m.index_copy(0, idx, x[idx] @ self.projection[k])
-            near = torch.linalg.norm(vectors.detach(), dim=1) < self.message_cutoff_A
-            i, j, v = batch["i"][near], batch["j"][near], vectors[near]
-            r = torch.linalg.norm(v, dim=1).to(x.dtype)
-            phi = torch.exp(-self.message_eta * (r[:, None] - self.message_mu.to(x.dtype)) ** 2)
-            phi = phi * cutoff_function(r, self.message_cutoff_A)[:, None]
-            h = torch.zeros(len(species), phi.shape[1], m.shape[1], dtype=x.dtype, device=x.device)
-            h = h.index_add(0, i, phi[:, :, None] * m[j][:, None, :]).reshape(len(species), -1)
-            inp = torch.cat([x, h], 1)
-            out = torch.zeros(len(species), 4, dtype=x.dtype, device=x.device)
-            for k, net in enumerate(self.nets):
-                idx = torch.nonzero(species == k).squeeze(1)
-                if len(idx):
-                    out = out.index_copy(0, idx, net(inp[idx]))
-            out = out.to(self.energy_scale.dtype)
-            eps = out[:, 0] * self.energy_scale + self.energy_shift[species]
-            return field_outputs(torch.stack([eps, out[:, 1], out[:, 2], 0.1 * out[:, 3]], 1), batch)
-
-        def forward(self, batch: dict, *, features=None, forces: bool = True, create_graph: bool = False) -> dict:
-            if features is None:
-                features = self.descriptor.features_and_jacobian(
-                    batch["species"], batch["vectors"].detach(), batch["i"], batch["j"], batch["tri_i"],
-                    batch["tri_j"], batch["tri_k"], len(batch["species"]))
-            feats, jac = features
-            with torch.enable_grad():
-                g_leaf = feats.detach().requires_grad_(forces)
-                pos = batch["positions"].detach().requires_grad_(forces)
-                vec = batch["vectors"].detach().requires_grad_(forces)
-                out = self._outputs(g_leaf, vec, dict(batch, positions=pos))
-                if forces:
-                    d_g, d_pos, d_vec = torch.autograd.grad(out["energy"].sum(), [g_leaf, pos, vec],
-                                                            create_graph=create_graph)
-                    # v_ij = r_j − r_i: ∂E/∂r_j += ∂E/∂v_ij, ∂E/∂r_i −= ∂E/∂v_ij
-                    d_pair = torch.zeros_like(d_pos).index_add(0, batch["j"], d_vec).index_add(0, batch["i"], -d_vec)
-                    out["forces"] = -(self.descriptor.contract(d_g[None], jac)[0] + d_pos + d_pair)
-            return out
-
-    return MessageCorrector
-
 
 
 def _capacity_bench():
@@ -162,7 +88,7 @@ def run_one(item: dict) -> dict:
     import multiscale.atomistic.training as tr
     from multiscale.atomistic import load_potential
     from multiscale.atomistic.labelling import load_dataset
-    from multiscale.atomistic.model import DescriptorSettings, FieldAwarePotential, NetworkSettings
+    from multiscale.atomistic.model import DescriptorSettings, FieldAwarePotential, MessageSettings, NetworkSettings
     from multiscale.atomistic.system import electrode_atoms
     from multiscale.atomistic.validation import training_frames
     from multiscale.resources import data_path
@@ -184,11 +110,9 @@ def run_one(item: dict) -> dict:
     desc = DescriptorSettings(**{**own, **variant})
     desc.validate()
     torch.manual_seed(item["seed"])
-    net = NetworkSettings(hidden=tuple(item["hidden"]))
-    if messages is None:
-        corrector = FieldAwarePotential(ens.members[0].elements, desc, net)
-    else:
-        corrector = _message_corrector_class()(ens.members[0].elements, desc, net, **messages)
+    net = NetworkSettings(hidden=tuple(item["hidden"]),
+                          messages=None if messages is None else MessageSettings(**messages))
+    corrector = FieldAwarePotential(ens.members[0].elements, desc, net)
 
     def cached(work):
         bs = 8

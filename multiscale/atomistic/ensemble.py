@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .model import FLOAT32_RADIAL_TOLERANCE
+from .model import FLOAT32_RADIAL_TOLERANCE, pair_gradient
 
 MIN_MEMBERS = 4
 
@@ -54,6 +54,8 @@ class PotentialEnsemble(nn.Module):
         dt = torch.float32 if precision == "float32" else torch.float64
         for m in self.members:
             (m.nets if self.uses_descriptor else m.net).to(dt)
+            if getattr(m, "messages", None) is not None:
+                m.messages.to(dt)
         self.compute_dtype = dt
         return self
 
@@ -89,15 +91,20 @@ class PotentialEnsemble(nn.Module):
         g_leaf = feats.requires_grad_(compute_forces)
         pos = batch["positions"].detach().requires_grad_(compute_forces)
         b2 = dict(batch, positions=pos)
+        leaves = [g_leaf, pos]
+        if self._has_messages():  # their radial weights depend on the pair vectors directly
+            b2["vectors"] = vec.requires_grad_(compute_forces)
+            leaves.append(b2["vectors"])
         outs, d_g, d_pos = [], [], []
         with torch.enable_grad():
             for m in self.members:
                 o = m.energy_from_features(g_leaf, b2)
                 outs.append(o)
                 if compute_forces:
-                    gg, gp = torch.autograd.grad(o["energy"].sum(), [g_leaf, pos])
-                    d_g.append(gg)
-                    d_pos.append(gp)
+                    grads = torch.autograd.grad(o["energy"].sum(), leaves)
+                    d_g.append(grads[0])
+                    d_pos.append(grads[1] if len(grads) == 2
+                                 else grads[1] + pair_gradient(batch, grads[2]).to(grads[1].dtype))
         return self._combine(outs, None if not compute_forces else -(
             d.contract(torch.stack(d_g), jac).to(torch.float64) + torch.stack(d_pos)))
 
@@ -136,9 +143,12 @@ class PotentialEnsemble(nn.Module):
     # ∂/∂z_i [−F Σ p_j z_j − ½F² Σ χ_j z_j] = −F p_i − ½F² χ_i (p, χ depend on r only through G).
     # Equal to the per-member loop with autograd to round-off (tested, with and without a field).
     # ------------------------------------------------------------------------------------------
+    def _has_messages(self) -> bool:
+        return any(getattr(m, "messages", None) is not None for m in self.members)
+
     def _stackable(self) -> bool:
         m0 = self.members[0]
-        if not self.uses_descriptor:
+        if not self.uses_descriptor or self._has_messages():
             return False
         if len(self.members) < 2 or self.training:
             return False

@@ -19,6 +19,12 @@ not depend on the origin. The Stark form E(F) = E(0) − μF − ½αF² is
 exact in this model. Forces are F_i = −∂E/∂r_i (autograd), which includes the field force
 F q_i ẑ and the charge-transfer terms.
 
+Optionally (:class:`MessageSettings`) the networks also see one round of learned linear messages,
+h_i[k, c] = Σ_j φ_k(r_ij) (P_{s_j} x_j)_c over neighbours within the message cutoff (x_j the
+standardised G_j, P a learned projection per element, φ_k radial Gaussians times f_c): the
+neighbours' own environments, i.e. body order beyond three, for one sparse sum per pair. Their
+forces add the pair term ∂E/∂v_ij of φ_k to the descriptor's Jacobian contraction.
+
 The module is pure: ``forward(batch) -> dict`` with tensors only; constants (element list,
 descriptor grid, standardisation, energy shift, trained field range) are buffers and travel
 with the state dict.
@@ -26,7 +32,7 @@ with the state dict.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -83,6 +89,38 @@ class DescriptorSettings:
 
 
 @dataclass
+class MessageSettings:
+    """One round of learned linear messages on top of the symmetry functions (optional).
+
+    Each neighbour j within ``cutoff_A`` sends m_j = P_{s_j} x_j, a learned linear projection (one
+    matrix per element) of its own standardised descriptor x_j to ``n_channels`` channels; atom i
+    receives h_i[k, c] = Σ_j φ_k(r_ij) m_j[c], with ``n_radial`` Gaussians φ_k of width ``width_A``
+    (centres from 1 Å to cutoff − 0.5 Å) times the cosine cutoff. The element networks see
+    [x_i, h_i]: information on the neighbours' own environments (higher body order than the
+    two- and three-body symmetry functions), at the cost of one sparse sum per pair.
+    """
+
+    n_channels: int = 16
+    n_radial: int = 4
+    cutoff_A: float = 4.0
+    width_A: float = 0.4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` naming the setting and its allowed range."""
+        if not 1 <= self.n_channels <= 256:
+            raise InputError(f"messages.n_channels = {self.n_channels} must be in [1, 256]")
+        if not 1 <= self.n_radial <= 32:
+            raise InputError(f"messages.n_radial = {self.n_radial} must be in [1, 32]")
+        if not 1.6 <= self.cutoff_A <= 12.0:
+            raise InputError(f"messages.cutoff_A = {self.cutoff_A} must be in [1.6, 12] Å")
+        if not 0.05 <= self.width_A <= 3.0:
+            raise InputError(f"messages.width_A = {self.width_A} must be in [0.05, 3] Å")
+
+
+@dataclass
 class NetworkSettings:
     hidden: tuple = (64, 64)
     activation: str = "silu"
@@ -93,10 +131,21 @@ class NetworkSettings:
     #: sheet, and the sheet's internal mechanics are the baseline's
     #: (:mod:`multiscale.atomistic.pi_electrons`). Needs a baseline with bond terms.
     sheet_energy_from_baseline: bool = False
+    #: learned linear messages from the neighbours' descriptors (:class:`MessageSettings`), or None
+    messages: MessageSettings | None = None
 
     def to_dict(self) -> dict:
         return dict(hidden=list(self.hidden), activation=self.activation,
-                    sheet_energy_from_baseline=self.sheet_energy_from_baseline)
+                    sheet_energy_from_baseline=self.sheet_energy_from_baseline,
+                    messages=None if self.messages is None else self.messages.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetworkSettings":
+        d = dict(d)
+        d["hidden"] = tuple(d["hidden"])
+        if d.get("messages") is not None:
+            d["messages"] = MessageSettings(**d["messages"])
+        return cls(**d)
 
 
 def cutoff_function(r: torch.Tensor, r_c: float) -> torch.Tensor:
@@ -345,6 +394,38 @@ class SymmetryFunctions(nn.Module):
         return grad.view(n, m, 3).permute(1, 0, 2)
 
 
+class LinearMessages(nn.Module):
+    """The message round of :class:`MessageSettings`: ``forward(x, species, i, j, vectors)`` → h (N, n_radial ·
+    n_channels) from standardised descriptors x (N, D) and the pair rows (i, j, v_ij = r_j − r_i)."""
+
+    def __init__(self, n_elements: int, n_features: int, settings: MessageSettings):
+        super().__init__()
+        settings.validate()
+        self.settings = settings
+        self.projection = nn.Parameter(torch.randn(n_elements, n_features, settings.n_channels, dtype=torch.float64)
+                                       / math.sqrt(n_features))
+        self.register_buffer("mu", torch.linspace(1.0, max(1.0, settings.cutoff_A - 0.5), settings.n_radial,
+                                                  dtype=torch.float64))
+        self.eta = 1.0 / (2 * settings.width_A ** 2)
+        self.n_outputs = settings.n_radial * settings.n_channels
+
+    def forward(self, x, species, i, j, vectors):
+        dt = self.projection.dtype
+        x = x.to(dt)
+        m = torch.zeros(len(species), self.projection.shape[2], dtype=dt, device=x.device)
+        for k in range(self.projection.shape[0]):
+            idx = torch.nonzero(species == k).squeeze(1)
+            if len(idx):
+                m = m.index_copy(0, idx, x[idx] @ self.projection[k])
+        near = torch.linalg.norm(vectors.detach(), dim=1) < self.settings.cutoff_A
+        r = torch.linalg.norm(vectors[near], dim=1).to(dt)
+        phi = torch.exp(-self.eta * (r[:, None] - self.mu.to(dt)) ** 2)
+        phi = phi * cutoff_function(r, self.settings.cutoff_A)[:, None]
+        h = torch.zeros(len(species), phi.shape[1], m.shape[1], dtype=dt, device=x.device)
+        h = h.index_add(0, i[near], phi[:, :, None] * m[j[near]][:, None, :])
+        return h.reshape(len(species), -1)
+
+
 def _mlp(n_in: int, hidden, n_out: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     last = n_in
@@ -404,7 +485,9 @@ class FieldAwarePotential(nn.Module):
         net = network or NetworkSettings()
         self.network_settings = net
         d = self.descriptor.n_features
-        self.nets = nn.ModuleList([_mlp(d, net.hidden, 4) for _ in self.elements])
+        self.messages = None if net.messages is None else LinearMessages(len(self.elements), d, net.messages)
+        n_in = d + (0 if self.messages is None else self.messages.n_outputs)
+        self.nets = nn.ModuleList([_mlp(n_in, net.hidden, 4) for _ in self.elements])
         self.register_buffer("feature_mean", torch.zeros(d, dtype=torch.float64))
         self.register_buffer("feature_std", torch.ones(d, dtype=torch.float64))
         self.register_buffer("energy_shift", torch.zeros(len(self.elements), dtype=torch.float64))
@@ -412,11 +495,16 @@ class FieldAwarePotential(nn.Module):
         self.register_buffer("field_range", torch.tensor([0.0, 0.0], dtype=torch.float64))
         self.register_buffer("min_distance", torch.tensor(0.5, dtype=torch.float64))
 
-    def atomic_outputs(self, features: torch.Tensor, species: torch.Tensor, sheet=None) -> torch.Tensor:
+    def atomic_outputs(self, features: torch.Tensor, species: torch.Tensor, sheet=None, pairs=None) -> torch.Tensor:
         """(N, 4): ε_i [eV], q̃_i (charge) [e], p̃_i (effective charge) [e], χ̃_i [e/(V/Å)], raw.
-        ``sheet`` (bool per atom) masks the network part of the sheet's ε_i when the settings say so."""
+        ``sheet`` (bool per atom) masks the network part of the sheet's ε_i when the settings say so;
+        ``pairs`` = (i, j, vectors) of the batch, needed by a model with messages."""
         net_dtype = self.nets[0][0].weight.dtype  # float32 nets run in float32 (speed), energies stay float64
         x = ((features - self.feature_mean) / self.feature_std).to(net_dtype)
+        if self.messages is not None:
+            if pairs is None:
+                raise InputError("this model has messages; atomic_outputs needs pairs = (i, j, vectors)")
+            x = torch.cat([x, self.messages(x, species, *pairs).to(net_dtype)], 1)
         out = torch.zeros(len(species), 4, dtype=net_dtype, device=features.device)
         for k, net in enumerate(self.nets):
             mask = species == k
@@ -448,10 +536,16 @@ class FieldAwarePotential(nn.Module):
         with torch.enable_grad():
             g_leaf = feats.detach().requires_grad_(forces)
             pos = batch["positions"].detach().requires_grad_(forces)
-            out = self.energy_from_features(g_leaf, dict(batch, positions=pos))
+            leaves = [g_leaf, pos]
+            b2 = dict(batch, positions=pos)
+            if self.messages is not None:  # the messages' radial weights depend on the pair vectors directly
+                b2["vectors"] = batch["vectors"].detach().requires_grad_(forces)
+                leaves.append(b2["vectors"])
+            out = self.energy_from_features(g_leaf, b2)
             if forces:
-                d_g, d_pos = torch.autograd.grad(out["energy"].sum(), [g_leaf, pos], create_graph=create_graph)
-                out["forces"] = -(self.descriptor.contract(d_g[None], jac)[0] + d_pos)
+                grads = torch.autograd.grad(out["energy"].sum(), leaves, create_graph=create_graph)
+                d_pos = grads[1] if self.messages is None else grads[1] + pair_gradient(batch, grads[2])
+                out["forces"] = -(self.descriptor.contract(grads[0][None], jac)[0] + d_pos)
         return out
 
     def energy_from_features(self, feats: torch.Tensor, batch: dict) -> dict:
@@ -462,7 +556,8 @@ class FieldAwarePotential(nn.Module):
         μ⁰_z = Σ p_i z_i is trained on the reference dipole (which in xTB also contains atomic
         dipoles). The field couples to the dipole: E = Σ ε_i − F μ⁰_z − ½F² Σ χ_i z_i.
         """
-        return field_outputs(self.atomic_outputs(feats, batch["species"], batch.get("sheet")), batch)
+        pairs = None if self.messages is None else (batch["i"], batch["j"], batch["vectors"])
+        return field_outputs(self.atomic_outputs(feats, batch["species"], batch.get("sheet"), pairs), batch)
 
     @property
     def masks_sheet(self) -> bool:
@@ -488,9 +583,14 @@ class FieldAwarePotential(nn.Module):
     def from_config(cls, cfg: dict) -> "FieldAwarePotential":
         d = dict(cfg["descriptor"])
         d["zetas"] = tuple(d["zetas"])
-        n = dict(cfg["network"])
-        n["hidden"] = tuple(n["hidden"])
-        return cls(cfg["elements"], DescriptorSettings(**d), NetworkSettings(**n))
+        return cls(cfg["elements"], DescriptorSettings(**d), NetworkSettings.from_dict(cfg["network"]))
+
+
+def pair_gradient(batch: dict, d_vectors: torch.Tensor) -> torch.Tensor:
+    """∂E/∂r (N, 3) from ∂E/∂v_ij over the batch's pair rows, v_ij = r_j − r_i."""
+    n = len(batch["species"])
+    out = torch.zeros(n, 3, dtype=d_vectors.dtype, device=d_vectors.device)
+    return out.index_add(0, batch["j"], d_vectors).index_add(0, batch["i"], -d_vectors)
 
 
 def triplets(i: np.ndarray, distances: np.ndarray, angular_cutoff_A: float):
@@ -553,7 +653,7 @@ def widen_networks(member: FieldAwarePotential, hidden, *, init_std: float = 0.0
                          f"member's {list(old)}")
     if not 0.0 < init_std <= 1.0:
         raise InputError(f"init_std = {init_std} must be in (0, 1]")
-    settings = NetworkSettings(**dict(asdict(member.network_settings), hidden=hidden))
+    settings = replace(member.network_settings, hidden=hidden)
     wide = FieldAwarePotential(member.elements, member.descriptor.settings, settings).to(
         member.nets[0][0].weight.dtype)
     gen = torch.Generator().manual_seed(seed)
@@ -572,4 +672,38 @@ def widen_networks(member: FieldAwarePotential, hidden, *, init_std: float = 0.0
         wide_buffers = dict(wide.named_buffers())
         for name, buf in member.named_buffers():
             wide_buffers[name].copy_(buf)
+        if member.messages is not None:
+            wide.messages.projection.copy_(member.messages.projection)
     return wide
+
+
+def add_messages(member: FieldAwarePotential, settings: MessageSettings, *, seed: int = 0) -> FieldAwarePotential:
+    """A copy of ``member`` with learned linear messages (:class:`MessageSettings`) added, computing
+    the same function: the first layers' weights on the message inputs start at zero (the projection
+    random), so energies, charges and forces are unchanged until training moves them. For continued
+    training with more information per atom than the parent had. Needs a member without messages.
+    """
+    if member.messages is not None:
+        raise InputError(f"the member already has messages ({member.messages.settings.to_dict()})")
+    settings.validate()
+    net = replace(member.network_settings, messages=settings)
+    new = FieldAwarePotential(member.elements, member.descriptor.settings, net).to(member.nets[0][0].weight.dtype)
+    gen = torch.Generator().manual_seed(seed)
+    d = member.descriptor.n_features
+    with torch.no_grad():
+        proj = new.messages.projection
+        proj.copy_(torch.randn(proj.shape, generator=gen, dtype=torch.float64).to(proj.dtype) / math.sqrt(d))
+        for net_old, net_new in zip(member.nets, new.nets):
+            for k, (a, b) in enumerate(zip(net_old, net_new)):
+                if not isinstance(a, nn.Linear):
+                    continue
+                b.bias.copy_(a.bias)
+                if k == 0:
+                    b.weight.zero_()
+                    b.weight[:, :d] = a.weight
+                else:
+                    b.weight.copy_(a.weight)
+        new_buffers = dict(new.named_buffers())
+        for name, buf in member.named_buffers():
+            new_buffers[name].copy_(buf)
+    return new

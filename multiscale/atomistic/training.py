@@ -30,8 +30,8 @@ from ..io import atomic_path
 from .ensemble import MIN_MEMBERS, PotentialEnsemble
 from .graph import build_graph, collate
 from .message_passing import MessagePassingPotential, MessagePassingSettings
-from .model import (BULK_JACOBIAN_FACTORS, DescriptorSettings, FieldAwarePotential, NetworkSettings, member_from_config,
-                    widen_networks)
+from .model import (BULK_JACOBIAN_FACTORS, DescriptorSettings, FieldAwarePotential, NetworkSettings, add_messages,
+                    member_from_config, widen_networks)
 
 
 _CACHE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
@@ -92,7 +92,8 @@ class TrainingSettings:
     clip_grad_norm: float = 10.0
     #: start every member from the same-index member of this trained ensemble (a folder written
     #: by :func:`save_ensemble`, same architecture and settings; ``network.hidden`` may be wider, and
-    #: the members are then widened by :func:`~.model.widen_networks`) with a fresh optimiser at
+    #: the members are then widened by :func:`~.model.widen_networks`; ``network.messages`` may be set
+    #: for a parent without, and they are then added by :func:`~.model.add_messages`) with a fresh optimiser at
     #: ``learning_rate``, instead of a random initialisation (continued training, e.g. after
     #: new labels; symmetry-function members also keep their feature normalisation)
     init_from: str | None = None
@@ -148,6 +149,10 @@ class TrainingSettings:
             raise InputError(f"network.hidden = {self.network.hidden} must be one or more widths >= 1")
         if self.architecture == "behler-parrinello":
             self.descriptor.validate()
+            if self.network.messages is not None:
+                self.network.messages.validate()
+        elif self.network.messages is not None:
+            raise InputError(f"network.messages is for the behler-parrinello architecture, not {self.architecture!r}")
 
 
 def _targets(atoms_list) -> dict:
@@ -721,10 +726,15 @@ def _resume_state(checkpoint_dir, fresh_members, s: TrainingSettings, *, need_hi
         if want != have and len(want) == len(have) and all(w >= h for w, h in zip(want, have)):
             # wider networks than the parent's: more capacity, the parent's function at the start
             members = [widen_networks(m, want, seed=s.seed + k) for k, m in enumerate(members)]
+        messages = fresh_members[0].network_settings.messages
+        if messages is not None and members[0].messages is None:
+            # messages the parent lacked: more information per atom, the parent's function at the start
+            members = [add_messages(m, messages, seed=s.seed + k) for k, m in enumerate(members)]
     if members[0].config() != fresh_members[0].config():
         raise InputError(f"the checkpoint in {checkpoint_dir} has another architecture "
                          f"({members[0].config()}); resume needs the same descriptor and network "
-                         "(continued training may widen the networks, not narrow or deepen them)")
+                         "(continued training may widen the networks or add messages, not narrow or deepen "
+                         "them)")
     if not need_history:
         return [m.train() for m in members], {}, 0, 0.0
     meta = info.get("meta", {})

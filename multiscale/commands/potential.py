@@ -121,6 +121,11 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               type=click.FloatRange(1.6, 12.0), help="Cutoff of the angular symmetry functions [Å] (≤ --cutoff).")
 @click.option("--angular-width", "angular_width_A", default=0.6, show_default=True,
               type=click.FloatRange(0.02, 3.0), help="Width σ [Å] of the angular functions' radial shells.")
+@click.option("--messages", default=None, metavar="CHANNELS,GAUSSIANS,CUTOFF",
+              help="Add one round of learned linear messages to the symmetry functions: each neighbour within "
+                   "CUTOFF Å sends a CHANNELS-wide projection of its own descriptor, weighted by GAUSSIANS radial "
+                   "functions (e.g. 16,4,4.0). With --init-from a parent without them: the parent's function at "
+                   "the start.")
 @click.option("--architecture", type=click.Choice(["behler-parrinello", "painn"]), default="behler-parrinello",
               show_default=True, help="Symmetry functions + element MLPs, or PaiNN message passing.")
 @click.option("--features", default=64, show_default=True, type=click.IntRange(4, 512),
@@ -136,8 +141,9 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
               help="PaiNN: members trained at once in separate processes.")
 @click.option("--init-from", default=None, type=click.Path(file_okay=False, exists=True),
               help="Continue training from the trained ensemble in this folder (same architecture and settings, "
-                   "except that --hidden may widen its networks: added units start with zero output weights, so "
-                   "the run starts from the parent's function; fresh optimiser at --learning-rate).")
+                   "except that --hidden may widen its networks and --messages may add messages: added units and "
+                   "inputs start with zero weights, so the run starts from the parent's function; fresh optimiser "
+                   "at --learning-rate).")
 @click.option("--resume", is_flag=True, help="Continue from the (partial) ensemble in OUT up to --epochs in total.")
 @click.option("--baseline",
               type=click.Choice(["none", "graphene-pi", "graphene-pi-bonds", "graphene-pi-vff", "inherit"]),
@@ -159,7 +165,8 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, energy_weight, weight_decay, electrode_force_weight, feature_std_floor, hidden, cutoff_A,
           angular_shells, zetas,
-          radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, architecture, features, layers, rbf,
+          radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, messages, architecture, features,
+          layers, rbf,
           switch_width_A, device, parallel_members, init_from, resume,
           baseline, sheet_energy, threads, cache_dtype, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
@@ -183,7 +190,8 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                                               angular_cutoff_A=angular_cutoff_A,
                                                               angular_width_A=angular_width_A),
                                 network=NetworkSettings(hidden=tuple(int(h) for h in _floats(hidden)),
-                                                        sheet_energy_from_baseline=sheet_energy == "baseline"),
+                                                        sheet_energy_from_baseline=sheet_energy == "baseline",
+                                                        messages=_message_settings(messages)),
                                 architecture=architecture, device=device, parallel_members=parallel_members,
                                 init_from=init_from,
                                 baseline=_initial_baseline(baseline, init_from),
@@ -220,6 +228,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         + (f" --features {features} --layers {layers} --rbf {rbf} --switch-width {switch_width_A}"
                            f" --device {device}"
                            f" --parallel-members {parallel_members}" if architecture == "painn" else "")
+                        + (f" --messages {messages}" if messages else "")
                         + (f" --energy-weight {energy_weight}" if energy_weight != 100.0 else "")
                         + (f" --weight-decay {weight_decay}" if weight_decay > 0.0 else "")
                         + (f" --init-from {init_from}" if init_from else "")
@@ -246,6 +255,24 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     best = [round(float(np.nanmin(col)), 4) for col in vf.T] if vf.size else None
     click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
                f"best validation force RMSE per member {best} eV/Å; wrote {out_dir}")
+
+
+def _message_settings(text):
+    """``--messages CHANNELS,GAUSSIANS,CUTOFF`` → :class:`MessageSettings` (None when not given)."""
+    from ..atomistic.model import MessageSettings
+
+    if not text:
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        s = MessageSettings(n_channels=int(parts[0]), n_radial=int(parts[1]), cutoff_A=float(parts[2]))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} must be CHANNELS,GAUSSIANS,CUTOFF, e.g. 16,4,4.0",
+                                 param_hint="--messages") from None
+    s.validate()
+    return s
 
 
 def _initial_baseline(kind: str, init_from) -> dict | None:

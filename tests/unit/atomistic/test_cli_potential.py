@@ -187,3 +187,21 @@ def test_train_reports_its_cache_and_takes_a_float16_one(tmp_path, capsys):
     assert info["meta"]["command"].endswith("--cache-dtype float16")
     code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(out), "--cache-dtype", "int8"], capsys)
     assert code != 0 and "int8" in err
+
+
+def test_train_with_messages_records_them_and_refuses_bad_ones(tmp_path, capsys):
+    from multiscale.resources import data_path
+
+    db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
+    out = tmp_path / "m"
+    code, _, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(out),
+                            "--members", "4", "--epochs", "1", "--hidden", "8", "--messages", "3,2,3.5", "--quiet"],
+                           capsys)
+    assert code == 0, err
+    info = json.loads((out / "ensemble.json").read_text())
+    assert info["config"]["network"]["messages"] == dict(n_channels=3, n_radial=2, cutoff_A=3.5, width_A=0.4)
+    assert "--messages 3,2,3.5" in info["meta"]["command"]
+    for bad, word in (("3,2", "--messages"), ("a,b,c", "--messages"), ("0,2,3.5", "n_channels")):
+        code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "x"), "--messages", bad,
+                                "--quiet"], capsys)
+        assert code != 0 and word in err and "Traceback" not in err

@@ -48,65 +48,6 @@ def test_variant_descriptors_have_the_size_their_settings_give(runs):
     assert runs["messages"]["n_inputs"] == runs["model"]["n_features"] + 4 * 16
 
 
-def _message_corrector(seed=1):
-    import torch
-
-    from multiscale.atomistic.model import NetworkSettings
-
-    m0 = load_potential(MODEL).ensemble.members[0]
-    torch.manual_seed(seed)
-    c = bdi._message_corrector_class()(m0.elements, m0.descriptor.settings, NetworkSettings(hidden=(16, 16)),
-                                       n_channels=4, n_radial=3, cutoff_A=4.0, width_A=0.4)
-    with torch.no_grad():  # weights of order one, so that every term of the force matters
-        c.feature_std.fill_(3.0)
-        for q in c.parameters():
-            q.mul_(3.0)
-    return c
-
-
-def _evaluate(corrector, atoms, forces=True):
-    from multiscale.atomistic.graph import build_graph, collate
-
-    s = corrector.descriptor.settings
-    g = build_graph(atoms, corrector.elements, s.cutoff_A, s.angular_cutoff_A,
-                    field_V_per_A=atoms.info["field_V_per_A"], total_charge=0.0)
-    return corrector(collate([g], requires_grad=False), forces=forces)
-
-
-def _energy(corrector, atoms) -> float:
-    return float(_evaluate(corrector, atoms, forces=False)["energy"].detach()[0])
-
-
-def test_message_corrector_forces_are_minus_the_energy_gradient_and_invariant():
-    import numpy as np
-
-    c = _message_corrector()
-    a = training_frames(load_potential(MODEL), max_frames=2)[0].copy()
-    a.info["field_V_per_A"] = 0.05
-    out = _evaluate(c, a)
-    f = out["forces"].detach().numpy()
-    h = 1e-4
-    for idx in (2, 15, 29, 35):  # graphene, EC and ion atoms
-        for d in range(3):
-            ap, am = a.copy(), a.copy()
-            ap.positions[idx, d] += h
-            am.positions[idx, d] -= h
-            fd = -(_energy(c, ap) - _energy(c, am)) / (2 * h)
-            assert f[idx, d] == pytest.approx(fd, abs=1e-6)
-    # in-plane translation (the field is along z) and a permutation of the atoms leave E unchanged
-    b = a.copy()
-    b.positions += [0.3, -0.2, 0.0]
-    b.wrap()
-    e0 = float(out["energy"].detach()[0])
-    assert _energy(c, b) == pytest.approx(e0, abs=1e-9)
-    perm = np.random.default_rng(0).permutation(len(a))
-    p = a[perm]
-    p.info = dict(a.info)
-    fp = _evaluate(c, p)
-    assert float(fp["energy"].detach()[0]) == pytest.approx(e0, abs=1e-9)
-    assert fp["forces"].detach().numpy() == pytest.approx(f[perm], abs=1e-9)
-
-
 def test_residual_frames_add_back_to_the_reference():
     calc = load_potential(MODEL)
     frames = training_frames(calc, max_frames=3)

@@ -25,12 +25,28 @@ def ensemble():
     return PotentialEnsemble(members)
 
 
+@pytest.fixture(scope="module")
+def message_ensemble(ensemble):
+    """The ensemble with learned messages added, their input weights made non-zero (so that they matter)."""
+    from multiscale.atomistic.model import MessageSettings, add_messages
+
+    members = [add_messages(m, MessageSettings(n_channels=4, n_radial=3, cutoff_A=4.0), seed=k)
+               for k, m in enumerate(ensemble.members)]
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for m in members:
+            for net in m.nets:
+                net[0].weight[:, m.descriptor.n_features:].normal_(0.0, 0.3)
+    return PotentialEnsemble(members)
+
+
 def _calc(ensemble, field=0.0, **kw):
     return MLPotential(ensemble, field_V_per_A=field, require_periodic_xy=kw.pop("require_periodic_xy", True), **kw)
 
 
-def test_rotation_translation_permutation(ensemble):
-    calc = _calc(ensemble, require_periodic_xy=False)
+@pytest.mark.parametrize("kind", ["ensemble", "message_ensemble"])
+def test_rotation_translation_permutation(kind, request):
+    calc = _calc(request.getfixturevalue(kind), require_periodic_xy=False)
     c = solvated_cluster()
     e0, f0, q0 = evaluate(calc, c)
     rot = c.copy()
@@ -55,8 +71,9 @@ def test_rotation_translation_permutation(ensemble):
     np.testing.assert_allclose(q3, q0[perm], atol=1e-10)
 
 
-def test_forces_are_minus_gradient_with_field(ensemble):
-    calc = _calc(ensemble, field=0.1)
+@pytest.mark.parametrize("kind", ["ensemble", "message_ensemble"])
+def test_forces_are_minus_gradient_with_field(kind, request):
+    calc = _calc(request.getfixturevalue(kind), field=0.1)
     a = default_system(2)
     a.rattle(0.03, seed=2)
     e, f, _ = evaluate(calc, a)
@@ -199,6 +216,16 @@ def test_radial_window_drops_only_gaussians_below_its_tolerance():
     assert float((f_win - f_full).abs().max()) < 1e-7 * float(f_full.abs().max())
 
 
+def _assert_same_function(ensemble, other, atoms):
+    """Equal energies, forces and charges of two ensembles at zero and non-zero field."""
+    for field in (0.0, 0.1):
+        e0, f0, q0 = evaluate(_calc(ensemble, field, require_periodic_xy=False), atoms)
+        e1, f1, q1 = evaluate(_calc(other, field, require_periodic_xy=False), atoms)
+        assert e1 == pytest.approx(e0, abs=1e-10)
+        np.testing.assert_allclose(f1, f0, atol=1e-10)
+        np.testing.assert_allclose(q1, q0, atol=1e-12)
+
+
 def test_widened_networks_compute_the_same_function_and_then_train(ensemble):
     """widen_networks adds units with zero outgoing weights: the same energies, forces and charges at any
     field, wider layers, and a first training step that moves the added units (they are not dead)."""
@@ -206,12 +233,7 @@ def test_widened_networks_compute_the_same_function_and_then_train(ensemble):
 
     wide = PotentialEnsemble([widen_networks(m, (24, 20), seed=k) for k, m in enumerate(ensemble.members)])
     c = solvated_cluster()
-    for field in (0.0, 0.1):
-        e0, f0, q0 = evaluate(_calc(ensemble, field, require_periodic_xy=False), c)
-        e1, f1, q1 = evaluate(_calc(wide, field, require_periodic_xy=False), c)
-        assert e1 == pytest.approx(e0, abs=1e-10)
-        np.testing.assert_allclose(f1, f0, atol=1e-10)
-        np.testing.assert_allclose(q1, q0, atol=1e-12)
+    _assert_same_function(ensemble, wide, c)
     m = wide.members[0]
     assert [lin.weight.shape for lin in m.nets[0] if isinstance(lin, torch.nn.Linear)] == [
         (24, m.descriptor.n_features), (20, 24), (4, 20)]
@@ -233,3 +255,68 @@ def test_widen_networks_rejects_narrower_or_other_depths(ensemble, hidden):
 
     with pytest.raises(InputError, match="hidden"):
         widen_networks(ensemble.members[0], hidden)
+
+
+def test_added_messages_compute_the_same_function_and_then_train(ensemble):
+    """add_messages gives the first layers zero weights on the message inputs: the same energies,
+    forces and charges at any field; the inputs grow by n_radial × n_channels; one training step
+    moves those weights and the projection (the messages are not dead)."""
+    from multiscale.atomistic.model import MessageSettings, add_messages
+
+    settings = MessageSettings(n_channels=5, n_radial=2, cutoff_A=3.5)
+    more = PotentialEnsemble([add_messages(m, settings, seed=k) for k, m in enumerate(ensemble.members)])
+    c = solvated_cluster()
+    _assert_same_function(ensemble, more, c)
+    m = more.members[0]
+    d = m.descriptor.n_features
+    assert m.nets[0][0].weight.shape == (16, d + 10)
+    assert m.config()["network"]["messages"] == settings.to_dict()
+    g = collate([build_graph(c, m.elements, m.cutoff_A, m.angular_cutoff_A, field_V_per_A=0.0, total_charge=0.0)])
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    before = m.messages.projection.detach().clone()
+    out = m(g, forces=True, create_graph=True)
+    ((out["forces"] ** 2).sum() + (out["energy"] ** 2).sum()).backward()
+    opt.step()
+    opt.zero_grad()
+    out = m(g, forces=True, create_graph=True)
+    ((out["forces"] ** 2).sum() + (out["energy"] ** 2).sum()).backward()
+    opt.step()
+    species = int(g["species"][0])
+    assert m.nets[species][0].weight[:, d:].abs().max() > 0
+    assert not torch.equal(m.messages.projection, before)
+    with pytest.raises(InputError, match="already has messages"):
+        add_messages(m, settings)
+
+
+def test_message_member_paths_agree(message_ensemble):
+    """One message member: its own forward (the training path), the ensemble's (the calculator's), a
+    member rebuilt from its config, and float32 all give the same energy and forces."""
+    import copy
+
+    from multiscale.atomistic.model import member_from_config
+
+    m = message_ensemble.members[1]
+    c = solvated_cluster()
+    g = collate([build_graph(c, m.elements, m.cutoff_A, m.angular_cutoff_A, field_V_per_A=0.05, total_charge=0.0)],
+                requires_grad=False)
+    own = m(g)
+    ens = PotentialEnsemble([m])(g)
+    assert float(ens["energy"][0]) == pytest.approx(float(own["energy"].detach()[0]), abs=1e-10)
+    np.testing.assert_allclose(ens["forces"].numpy(), own["forces"].detach().numpy(), atol=1e-10)
+    rebuilt = member_from_config(m.config())
+    rebuilt.load_state_dict(m.state_dict())
+    again = rebuilt(g)
+    np.testing.assert_allclose(again["forces"].detach().numpy(), own["forces"].detach().numpy(), atol=1e-12)
+    single = PotentialEnsemble([copy.deepcopy(m)]).set_precision("float32")
+    f32 = single(g)["forces"].numpy()
+    f64 = own["forces"].detach().numpy()
+    assert np.abs(f32 - f64).max() <= 1e-4 * np.abs(f64).max()
+
+
+@pytest.mark.parametrize("bad, word", [(dict(n_channels=0), "n_channels"), (dict(n_radial=40), "n_radial"),
+                                       (dict(cutoff_A=1.0), "cutoff_A"), (dict(width_A=0.0), "width_A")])
+def test_message_settings_reject_bad_values(bad, word):
+    from multiscale.atomistic.model import MessageSettings
+
+    with pytest.raises(InputError, match=word):
+        MessageSettings(**bad).validate()

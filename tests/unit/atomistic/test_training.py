@@ -413,3 +413,29 @@ def test_init_from_with_wider_networks_continues_the_parents_function(tmp_path):
         a.calc = ensemble_to_calculator(e, field_V_per_A=0.1, precision="float64")
         forces.append(a.get_forces().copy())
     np.testing.assert_allclose(forces[1], forces[0], atol=1e-9)
+
+
+def test_init_from_with_messages_continues_the_parents_function(tmp_path):
+    """Continued training with messages the parent lacked adds them (model.add_messages): the same
+    forces at the start, the messages in the result and in its saved config."""
+    from multiscale.atomistic.calculator import ensemble_to_calculator
+    from multiscale.atomistic.model import MessageSettings
+
+    frames, ens = _saved_start(tmp_path)
+    messages = MessageSettings(n_channels=3, n_radial=2, cutoff_A=3.5)
+    more = TrainingSettings(n_members=4, epochs=1, batch_size=4, seed=1, learning_rate=0.0,
+                            network=NetworkSettings(hidden=(8,), messages=messages), init_from=str(tmp_path / "start"))
+    ens2, _ = train_ensemble(frames, more, progress=False)
+    assert all(m.messages is not None for m in ens2.members)
+    save_ensemble(ens2, tmp_path / "more")
+    reloaded, _ = load_ensemble(tmp_path / "more")
+    assert reloaded.members[0].config()["network"]["messages"] == messages.to_dict()
+    a = frames[0].copy()
+    forces = []
+    for e in (ens, ens2, reloaded):
+        a.calc = ensemble_to_calculator(e, field_V_per_A=0.1, precision="float64")
+        forces.append(a.get_forces().copy())
+    np.testing.assert_allclose(forces[1], forces[0], atol=1e-9)
+    np.testing.assert_allclose(forces[2], forces[1], atol=1e-12)
+    with pytest.raises(InputError, match="messages"):
+        TrainingSettings(architecture="painn", network=NetworkSettings(messages=messages)).validate()
