@@ -143,7 +143,8 @@ def run_one(item: dict) -> dict:
                heldout_start_molecular_meV_per_A=bfc.molecular_rmse(corrector, held_batches, held_molecular))
     rec.update(bfc.fit_for_minutes(corrector, batches, molecular, s, minutes=item["minutes"],
                                    learning_rate=item["learning_rate"], record_steps=item["record_steps"],
-                                   seed=item["seed"], max_steps=item.get("max_steps")))
+                                   seed=item["seed"], max_steps=item.get("max_steps"),
+                                   heldout=(held_batches, held_molecular)))
     rec["heldout_end_molecular_meV_per_A"] = bfc.molecular_rmse(corrector, held_batches, held_molecular)
     return rec
 

@@ -102,10 +102,11 @@ def molecular_rmse(member, batches, molecular) -> float:
 
 
 def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, learning_rate: float,
-                    record_steps: int, seed: int, max_steps: int | None = None) -> dict:
+                    record_steps: int, seed: int, max_steps: int | None = None, heldout=None) -> dict:
     """Plain Adam at a constant rate on cached batches for ``minutes`` of training time (the recording
     passes not counted, so runs of different sizes compare by steps and by training minutes), or
-    until ``max_steps`` optimiser steps, whichever comes first.
+    until ``max_steps`` optimiser steps, whichever comes first. ``heldout`` = (batches, molecular)
+    adds their RMSE to every record.
 
     Returns steps, epochs, minutes_training, minutes_wall, the ``trajectory`` of training-set
     molecular force RMSEs every ``record_steps`` steps, and its start and end.
@@ -115,8 +116,15 @@ def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, lea
     import multiscale.atomistic.training as tr
 
     ones = torch.ones(sum(len(cb.indices) for cb in batches), dtype=torch.float64)
-    trajectory = [dict(steps=0, epochs=0, minutes=0.0,
-                       train_molecular_meV_per_A=molecular_rmse(member, batches, molecular))]
+
+    def record(steps, epochs, minutes_training):
+        r = dict(steps=steps, epochs=epochs, minutes=round(minutes_training, 2),
+                 train_molecular_meV_per_A=molecular_rmse(member, batches, molecular))
+        if heldout is not None:
+            r["heldout_molecular_meV_per_A"] = molecular_rmse(member, *heldout)
+        return r
+
+    trajectory = [record(0, 0, 0.0)]
     opt = torch.optim.Adam([q for q in member.parameters() if q.requires_grad], lr=learning_rate)
     rng = np.random.default_rng(seed)
     t0, steps, epochs, minutes_training = time.perf_counter(), 0, 0, 0.0
@@ -131,8 +139,7 @@ def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, lea
             steps += 1
             if steps % record_steps == 0:
                 minutes_training += (time.perf_counter() - t_epoch) / 60  # the recording is not training time
-                trajectory.append(dict(steps=steps, epochs=epochs, minutes=round(minutes_training, 2),
-                                       train_molecular_meV_per_A=molecular_rmse(member, batches, molecular)))
+                trajectory.append(record(steps, epochs, minutes_training))
                 t_epoch = time.perf_counter()
         epochs += 1
         minutes_training += (time.perf_counter() - t_epoch) / 60
