@@ -485,6 +485,10 @@ class FieldAwarePotential(nn.Module):
         net = network or NetworkSettings()
         self.network_settings = net
         d = self.descriptor.n_features
+        if net.messages is not None and net.messages.cutoff_A > self.descriptor.settings.cutoff_A:
+            # the messages' pairs are the descriptor's: beyond its cutoff they would be cut silently
+            raise InputError(f"messages.cutoff_A = {net.messages.cutoff_A} must be <= descriptor.cutoff_A = "
+                             f"{self.descriptor.settings.cutoff_A} Å")
         self.messages = None if net.messages is None else LinearMessages(len(self.elements), d, net.messages)
         n_in = d + (0 if self.messages is None else self.messages.n_outputs)
         self.nets = nn.ModuleList([_mlp(n_in, net.hidden, 4) for _ in self.elements])

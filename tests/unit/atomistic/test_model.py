@@ -320,3 +320,11 @@ def test_message_settings_reject_bad_values(bad, word):
 
     with pytest.raises(InputError, match=word):
         MessageSettings(**bad).validate()
+
+
+def test_messages_reach_no_farther_than_the_descriptors_pairs():
+    from multiscale.atomistic.model import MessageSettings
+
+    with pytest.raises(InputError, match="messages.cutoff_A = 6.0 must be <= descriptor.cutoff_A = 5.0"):
+        FieldAwarePotential(descriptor=DescriptorSettings(cutoff_A=5.0),
+                            network=NetworkSettings(messages=MessageSettings(cutoff_A=6.0)))
