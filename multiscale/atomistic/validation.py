@@ -264,6 +264,47 @@ def reference_nonlocality(atoms, calculator, centre: int, *, radius_A: float = 1
             "delta_force_meV_per_A": df.tolist(), "rms_meV_per_A": float(np.sqrt(np.mean(df**2)))}
 
 
+def molecules(atoms, *, bond_A: float = 1.7) -> np.ndarray:
+    """Molecule index per atom: connected components of bonds shorter than ``bond_A`` (minimum
+    image). The graphene sheet (:func:`~multiscale.atomistic.system.electrode_atoms`) is label −1
+    and Li⁺ is never bonded (each ion its own molecule)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from .system import electrode_atoms
+
+    check_range("bond_A", bond_A, low=0.5, high=3.0)
+    sheet = electrode_atoms(atoms)
+    nl = neighbour_list(atoms.positions, atoms.cell, atoms.pbc, bond_A)
+    free = ~sheet & (atoms.numbers != 3)
+    keep = free[nl.i] & free[nl.j]
+    n = len(atoms)
+    graph = coo_matrix((np.ones(int(keep.sum())), (nl.i[keep], nl.j[keep])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    _, label = np.unique(label, return_inverse=True)  # 0, 1, ... with the sheet's components included
+    out = np.full(n, -1, dtype=int)
+    _, out[~sheet] = np.unique(label[~sheet], return_inverse=True)
+    return out
+
+
+def move_far_molecules(atoms, centre: int, *, radius_A: float, amplitude_A: float, seed: int = 0):
+    """A copy of ``atoms`` in which every molecule (:func:`molecules`) whose atoms are all farther
+    than ``radius_A`` from atom ``centre`` (minimum image) is translated rigidly by a random
+    Gaussian ``amplitude_A`` per component; the sheet and everything nearer stay. Bonds are kept:
+    it is a change of the far solvent's configuration, not a distortion. Returns (copy, indices of
+    the moved molecules)."""
+    check_range("radius_A", radius_A, low=0.0, low_inclusive=False)
+    check_range("amplitude_A", amplitude_A, low=0.0, low_inclusive=False, high=5.0)
+    label = molecules(atoms)
+    d = atoms.get_distances(int(centre), np.arange(len(atoms)), mic=True)
+    far = [m for m in range(label.max() + 1) if np.all(d[label == m] > radius_A)]
+    moved = atoms.copy()
+    rng = np.random.default_rng(seed)
+    for m in far:
+        moved.positions[label == m] += rng.normal(0.0, amplitude_A, 3)
+    return moved, far
+
+
 def _model_databases(calc) -> list[Path]:
     """The label databases a loaded potential was trained on (``calc.info["dataset"]``: a path or a
     list, relative to the data folder if not found as given)."""

@@ -1,0 +1,152 @@
+"""How far does the reference reach? Forces near an atom when only distant molecules move.
+
+``bench_descriptor_information.py`` found that what the ML potential leaves of the GFN1-xTB forces
+is not learnable from the atoms' symmetry functions (nor from their neighbours'). One physical
+reading: the reference forces depend on the configuration beyond the model's reach. This measures
+it directly, reference and model side by side.
+
+On the 300-atom MD cell, for a centre atom of each chemical role, every molecule whose atoms are
+all farther than R from the centre is translated rigidly (random, ``--amplitude`` Å per component;
+bonds kept; the sheet and everything nearer stay:
+:func:`~multiscale.atomistic.validation.move_far_molecules`). Recorded: the change of the force
+on the atoms within 1.5 Å of the centre (the centre and its bonded neighbours), by the reference
+and by the model for the same move, and what the model misses (reference change − model change).
+A model with descriptor cutoff r_c has forces of range 2 r_c, so it can follow a move at R < 2 r_c
+only through its neighbours' energies; the ``missed`` column is what it does not follow.
+
+    python benchmarks/bench_force_reach.py --json [--model NAME] [--radii 6.5,8,10] [--amplitude 0.3]
+        [--roles C_carbonyl,O_carbonyl,C_CH2,Li] [--workers 2]
+
+Each (centre, R) is one reference call of the moved cell (about 40 s), in parallel over
+``--workers`` processes (``multiscale.parallel``); the unmoved cell's forces are computed once.
+Prints JSON: per centre and R the moved molecules and the RMS force changes [meV/Å], and per R
+those pooled over the centres.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+PROBE_RADIUS_A = 1.5
+
+
+def _cell():
+    from multiscale.atomistic import default_system
+
+    return default_system(0, size="md")
+
+
+def _centres(atoms, roles) -> dict:
+    """The atom of each role nearest the cell's middle in-plane (room for far molecules all round)."""
+    from multiscale.atomistic.validation import chemical_roles
+
+    labels = np.array(chemical_roles(atoms))
+    mid = atoms.cell.array[:2, :2].sum(0) / 2
+    out = {}
+    for role in roles:
+        idx = np.flatnonzero(labels == role)
+        if len(idx) == 0:
+            raise SystemExit(f"--roles: no atom of role {role!r} in the cell; roles there: "
+                             f"{', '.join(sorted(set(labels)))}")
+        out[role] = int(idx[np.argmin(np.linalg.norm(atoms.positions[idx, :2] - mid, axis=1))])
+    return out
+
+
+def _rms(x) -> float:
+    """RMS force-vector length [meV/Å] of (n, 3) changes in eV/Å."""
+    return float(np.sqrt(np.mean(np.sum(np.asarray(x) ** 2, axis=1))) * 1e3)
+
+
+def reference_forces(item: dict) -> dict:
+    """The reference forces of the cell moved as ``item`` says (centre, radius_A, amplitude_A, seed;
+    ``centre`` None: the unmoved cell)."""
+    from multiscale.atomistic import reference_calculator
+    from multiscale.atomistic.validation import move_far_molecules
+
+    atoms = _cell()
+    far = []
+    if item["centre"] is not None:
+        atoms, far = move_far_molecules(atoms, item["centre"], radius_A=item["radius_A"],
+                                        amplitude_A=item["amplitude_A"], seed=item["seed"])
+    atoms.calc = reference_calculator()
+    t = time.perf_counter()
+    forces = atoms.get_forces()
+    return dict(item, forces=forces.tolist(), moved_molecules=list(map(int, far)),
+                seconds=time.perf_counter() - t)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser()
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", default="mlp_li_ec_graphene_vff")
+    p.add_argument("--radii", default="6.5,8,10", help="comma-separated R [Å]: molecules wholly beyond move")
+    p.add_argument("--amplitude", type=float, default=0.3, help="rigid displacement per component [Å]")
+    p.add_argument("--roles", default="C_carbonyl,O_carbonyl,C_CH2,Li",
+                   help="centre roles (multiscale.atomistic.validation.chemical_roles)")
+    p.add_argument("--workers", type=int, default=2, help="reference calls side by side (0: serial)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    try:
+        radii = [float(x) for x in args.radii.split(",")]
+    except ValueError:
+        raise SystemExit(f"--radii {args.radii!r} must be comma-separated numbers") from None
+    if not radii or not all(2.0 <= r <= 12.0 for r in radii):
+        raise SystemExit(f"--radii {args.radii!r}: each must be in [2, 12] Å (the cell is 19.7 × 17.0 Å in-plane)")
+    if not 0.01 <= args.amplitude <= 2.0:
+        raise SystemExit(f"--amplitude = {args.amplitude} is out of range: must be in [0.01, 2] Å")
+    if not 0 <= args.workers <= 8:
+        raise SystemExit(f"--workers = {args.workers} is out of range: must be in [0, 8]")
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    from multiscale.atomistic import load_potential
+    from multiscale.atomistic.validation import molecules, move_far_molecules
+    from multiscale.parallel import parallel_map
+
+    cell = _cell()
+    centres = _centres(cell, roles)
+    items = [dict(centre=None, radius_A=None, amplitude_A=args.amplitude, seed=args.seed)]
+    items += [dict(role=role, centre=c, radius_A=r, amplitude_A=args.amplitude, seed=args.seed)
+              for role, c in centres.items() for r in radii]
+    t0 = time.perf_counter()
+    done = parallel_map(reference_forces, items, n_workers=min(args.workers, len(items)), progress=not args.json,
+                        description="reference calls")
+    f0 = np.array(done[0]["forces"])
+    calc = load_potential(args.model, precision="float64")
+    base = cell.copy()
+    base.calc = calc
+    m0 = base.get_forces()
+    label = molecules(cell)
+    rows = []
+    for item in done[1:]:
+        moved, far = move_far_molecules(cell, item["centre"], radius_A=item["radius_A"],
+                                        amplitude_A=item["amplitude_A"], seed=item["seed"])
+        assert list(map(int, far)) == item["moved_molecules"]  # the same move in both processes
+        moved.calc = calc
+        d = cell.get_distances(item["centre"], np.arange(len(cell)), mic=True)
+        probe = np.flatnonzero(d <= PROBE_RADIUS_A)
+        d_ref = (np.array(item["forces"]) - f0)[probe]
+        d_ml = (moved.get_forces() - m0)[probe]
+        moved_atoms = np.isin(label, far)
+        rows.append(dict(role=item["role"], centre=item["centre"], radius_A=item["radius_A"],
+                         n_moved_molecules=len(far), n_moved_atoms=int(moved_atoms.sum()),
+                         nearest_moved_atom_A=float(d[moved_atoms].min()) if far else None,
+                         probe=[cell.get_chemical_symbols()[k] for k in probe],
+                         reference_change_meV_per_A=_rms(d_ref), model_change_meV_per_A=_rms(d_ml),
+                         missed_meV_per_A=_rms(d_ref - d_ml), reference_seconds=item["seconds"]))
+    pooled = {}
+    for r in radii:
+        sel = [x for x in rows if x["radius_A"] == r and x["n_moved_molecules"] > 0]
+        if sel:
+            pooled[str(r)] = {k: float(np.sqrt(np.mean([x[k] ** 2 for x in sel])))
+                              for k in ("reference_change_meV_per_A", "model_change_meV_per_A", "missed_meV_per_A")}
+    out = dict(model=args.model, amplitude_A=args.amplitude, probe_radius_A=PROBE_RADIUS_A,
+               model_cutoff_A=float(calc.ensemble.cutoff_A), centres=centres, rows=rows, pooled_by_radius=pooled,
+               wall_minutes=(time.perf_counter() - t0) / 60)
+    print(json.dumps(out, indent=1 if args.json else None))
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""validation.molecules and move_far_molecules: the cell's molecules, rigid moves beyond a radius,
+and a short-ranged calculator that cannot feel them."""
+import numpy as np
+import pytest
+from ase.calculators.lj import LennardJones
+
+from multiscale.atomistic import default_system
+from multiscale.atomistic.system import electrode_atoms
+from multiscale.atomistic.validation import molecules, move_far_molecules
+from multiscale.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def cell():
+    return default_system(0, size="md")
+
+
+def test_the_md_cell_holds_its_ethylene_carbonates_and_ions(cell):
+    label = molecules(cell)
+    assert np.array_equal(label < 0, electrode_atoms(cell))
+    sizes = np.bincount(label[label >= 0])
+    # 16 EC (10 atoms), 2 BF₄⁻ (5), 2 Li⁺ (1)
+    assert sorted(sizes.tolist()) == [1, 1, 5, 5] + [10] * 16
+
+
+def test_far_molecules_move_rigidly_and_nothing_near_moves(cell):
+    centre = 140
+    moved, far = move_far_molecules(cell, centre, radius_A=8.0, amplitude_A=0.3, seed=1)
+    label = molecules(cell)
+    d = cell.get_distances(centre, np.arange(len(cell)), mic=True)
+    shift = moved.positions - cell.positions
+    assert far and all(d[label == m].min() > 8.0 for m in far)
+    still = ~np.isin(label, far)
+    assert np.all(shift[still] == 0.0)
+    for m in far:  # one translation per molecule: its bonds and angles are kept
+        assert np.allclose(shift[label == m], shift[label == m][0], atol=1e-12)
+        assert np.linalg.norm(shift[label == m][0]) > 0
+    with pytest.raises(InputError, match="amplitude_A"):
+        move_far_molecules(cell, centre, radius_A=8.0, amplitude_A=-0.1)
+
+
+def test_a_short_ranged_calculator_cannot_feel_molecules_beyond_its_reach(cell):
+    """Lennard-Jones with cutoff r_c: the forces within 1.5 Å of the centre depend on atoms within
+    1.5 + r_c only, so moving molecules beyond that leaves them exactly; nearer, they change."""
+    centre, rc = 140, 3.0
+    d = cell.get_distances(centre, np.arange(len(cell)), mic=True)
+    probe = d <= 1.5
+
+    def probe_forces(atoms):
+        a = atoms.copy()
+        a.calc = LennardJones(sigma=2.5, epsilon=0.01, rc=rc, smooth=True)
+        return a.get_forces()[probe]
+
+    f0 = probe_forces(cell)
+    beyond, _ = move_far_molecules(cell, centre, radius_A=1.5 + rc + 0.01, amplitude_A=0.3, seed=2)
+    np.testing.assert_allclose(probe_forces(beyond), f0, atol=1e-12)
+    within, far = move_far_molecules(cell, centre, radius_A=2.0, amplitude_A=0.3, seed=2)
+    assert far and np.abs(probe_forces(within) - f0).max() > 1e-4
