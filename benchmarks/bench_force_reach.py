@@ -15,7 +15,7 @@ A model with descriptor cutoff r_c has forces of range 2 r_c, so it can follow a
 only through its neighbours' energies; the ``missed`` column is what it does not follow.
 
     python benchmarks/bench_force_reach.py --json [--model NAME] [--radii 6.5,8,10] [--amplitude 0.3]
-        [--roles C_carbonyl,O_carbonyl,C_CH2,Li] [--workers 2]
+        [--roles C_carbonyl,O_carbonyl,C,O,Li] [--workers 2]
 
 Each (centre, R) is one reference call of the moved cell (about 40 s), in parallel over
 ``--workers`` processes (``multiscale.parallel``); the unmoved cell's forces are computed once.
@@ -84,8 +84,9 @@ def main(argv=None) -> dict:
     p.add_argument("--model", default="mlp_li_ec_graphene_vff")
     p.add_argument("--radii", default="6.5,8,10", help="comma-separated R [Å]: molecules wholly beyond move")
     p.add_argument("--amplitude", type=float, default=0.3, help="rigid displacement per component [Å]")
-    p.add_argument("--roles", default="C_carbonyl,O_carbonyl,C_CH2,Li",
-                   help="centre roles (multiscale.atomistic.validation.chemical_roles)")
+    p.add_argument("--roles", default="C_carbonyl,O_carbonyl,C,O,Li",
+                   help="centre roles (multiscale.atomistic.validation.chemical_roles: C and O alone are EC's "
+                        "CH₂ carbon and ring oxygen)")
     p.add_argument("--workers", type=int, default=2, help="reference calls side by side (0: serial)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
