@@ -174,17 +174,9 @@ def main(argv=None) -> dict:
         raise SystemExit(f"--variants {args.variants!r}: each must be one of {', '.join(VARIANTS)}")
     if not 16 <= args.frames <= 20000:
         raise SystemExit(f"--frames = {args.frames} is out of range: must be in [16, 20000]")
-    hidden = _capacity_bench()._hidden(args.hidden)
-    if not 0.05 <= args.minutes <= 600:
-        raise SystemExit(f"--minutes = {args.minutes} is out of range: must be in [0.05, 600]")
-    if not 0 < args.learning_rate <= 1e-2:
-        raise SystemExit(f"--learning-rate = {args.learning_rate} is out of range: must be in (0, 1e-2]")
-    for name in ("record_steps", "heldout_stride"):
-        if not 1 <= getattr(args, name) <= 100000:
-            flag = "--" + name.replace("_", "-")
-            raise SystemExit(f"{flag} = {getattr(args, name)} is out of range: must be in [1, 100000]")
-    if not 0 <= args.workers <= 8:
-        raise SystemExit(f"--workers = {args.workers} is out of range: must be in [0, 8]")
+    bfc = _capacity_bench()
+    hidden = bfc._hidden(args.hidden)
+    bfc.check_fit_arguments(args)
     from multiscale.parallel import parallel_map
 
     items = [dict(model=args.model, variant=v, n_frames=args.frames, hidden=hidden, minutes=args.minutes,

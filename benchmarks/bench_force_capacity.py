@@ -149,6 +149,21 @@ def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, lea
                 train_end_molecular_meV_per_A=molecular_rmse(member, batches, molecular))
 
 
+def check_fit_arguments(args) -> None:
+    """The command-line arguments of a fixed-time fit (``--minutes``, ``--learning-rate``,
+    ``--record-steps``, ``--heldout-stride``, ``--workers``), each refused by name when out of range."""
+    if not 0.05 <= args.minutes <= 600:
+        raise SystemExit(f"--minutes = {args.minutes} is out of range: must be in [0.05, 600]")
+    if not 0 < args.learning_rate <= 1e-2:
+        raise SystemExit(f"--learning-rate = {args.learning_rate} is out of range: must be in (0, 1e-2]")
+    for name in ("record_steps", "heldout_stride"):
+        if not 1 <= getattr(args, name) <= 100000:
+            flag = "--" + name.replace("_", "-")
+            raise SystemExit(f"{flag} = {getattr(args, name)} is out of range: must be in [1, 100000]")
+    if not 0 <= args.workers <= 8:
+        raise SystemExit(f"--workers = {args.workers} is out of range: must be in [0, 8]")
+
+
 def _hidden(text: str) -> tuple:
     try:
         h = tuple(int(x) for x in text.split(","))
@@ -179,16 +194,7 @@ def main(argv=None) -> dict:
         raise SystemExit(f"--frames {args.frames!r} must be comma-separated integers") from None
     if not n_frames or not all(16 <= n <= 20000 for n in n_frames):
         raise SystemExit(f"--frames {args.frames!r}: each count must be in [16, 20000]")
-    if not 0.05 <= args.minutes <= 600:
-        raise SystemExit(f"--minutes = {args.minutes} is out of range: must be in [0.05, 600]")
-    if not 0 < args.learning_rate <= 1e-2:
-        raise SystemExit(f"--learning-rate = {args.learning_rate} is out of range: must be in (0, 1e-2]")
-    for name in ("record_steps", "heldout_stride"):
-        if not 1 <= getattr(args, name) <= 100000:
-            flag = "--" + name.replace("_", "-")
-            raise SystemExit(f"{flag} = {getattr(args, name)} is out of range: must be in [1, 100000]")
-    if not 0 <= args.workers <= 8:
-        raise SystemExit(f"--workers = {args.workers} is out of range: must be in [0, 8]")
+    check_fit_arguments(args)
     from multiscale.atomistic import load_potential
     from multiscale.parallel import parallel_map
 
