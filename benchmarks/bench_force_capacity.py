@@ -91,11 +91,23 @@ def run_one(item: dict) -> dict:
     return rec
 
 
+def _batch_loss(member, cb, settings, weights):
+    """The training loss of one batch: a descriptor cache (``training._CachedBatch``) or a pair graph
+    for message passing (``training._GraphBatch``)."""
+    import multiscale.atomistic.training as tr
+
+    if isinstance(cb, tr._GraphBatch):
+        return cb.loss(member, settings, weights, train=True)
+    return tr._member_loss(member, cb, settings, weights, train=True)
+
+
 def molecular_rmse(member, batches, molecular) -> float:
-    """Force RMSE [meV/Å] of ``member`` on cached batches, over the atoms ``molecular`` marks."""
+    """Force RMSE [meV/Å] of ``member`` on cached batches (descriptor caches or pair graphs), over the
+    atoms ``molecular`` marks."""
     se, n = 0.0, 0
     for cb, mol in zip(batches, molecular):
-        out = member(cb.batch, features=cb.features(), forces=True, create_graph=False)
+        cached = {"features": cb.features()} if hasattr(cb, "features") else {}
+        out = member(cb.batch, **cached, forces=True, create_graph=False)
         d = (out["forces"].detach() - cb.targets["forces"])[mol].double()
         se, n = se + float((d ** 2).sum()), n + int(mol.sum())
     return 1e3 * float(np.sqrt(se / (3 * n)))
@@ -112,8 +124,6 @@ def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, lea
     molecular force RMSEs every ``record_steps`` steps, and its start and end.
     """
     import torch
-
-    import multiscale.atomistic.training as tr
 
     ones = torch.ones(sum(len(cb.indices) for cb in batches), dtype=torch.float64)
 
@@ -133,7 +143,7 @@ def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, lea
         t_epoch = time.perf_counter()
         for bi in rng.permutation(len(batches))[:max(0, min(len(batches), limit - steps))]:
             opt.zero_grad()
-            loss, _ = tr._member_loss(member, batches[bi], settings, ones, train=True)
+            loss, _ = _batch_loss(member, batches[bi], settings, ones)
             loss.backward()
             opt.step()
             steps += 1

@@ -17,7 +17,7 @@ def runs():
     # a step limit, not the time: the same fit on a loaded machine
     item = dict(model=MODEL, n_frames=12, hidden=(32, 32), minutes=10.0, max_steps=80, learning_rate=3e-3,
                 record_steps=20, heldout_stride=400, seed=0)
-    return {v: bdi.run_one(dict(item, variant=v)) for v in ("model", "angular_fine", "messages")}
+    return {v: bdi.run_one(dict(item, variant=v)) for v in ("model", "angular_fine", "messages", "painn_small")}
 
 
 def test_every_corrector_starts_at_the_models_own_error(runs):
@@ -26,26 +26,31 @@ def test_every_corrector_starts_at_the_models_own_error(runs):
     for r in runs.values():
         # float16 Jacobian factors and float32 networks in training
         assert r["train_start_molecular_meV_per_A"] == pytest.approx(own, rel=0.01)
-    for v in ("angular_fine", "messages"):
+    for v in ("angular_fine", "messages", "painn_small"):
         assert runs[v]["heldout_start_molecular_meV_per_A"] == pytest.approx(
             runs["model"]["heldout_start_molecular_meV_per_A"], rel=1e-6)
 
 
 def test_a_short_fit_lowers_the_error_on_the_fitted_frames(runs):
-    for r in runs.values():
+    for v, r in runs.items():
         assert r["steps"] == 80 and len(r["trajectory"]) == 5
-        assert r["train_end_molecular_meV_per_A"] < 0.97 * r["train_start_molecular_meV_per_A"]
+        # PaiNN's zero readout leaves only its last layer a gradient at first: it starts slower
+        assert r["train_end_molecular_meV_per_A"] < (0.99 if v.startswith("painn") else 0.97) * r[
+            "train_start_molecular_meV_per_A"]
 
 
 def test_variant_descriptors_have_the_size_their_settings_give(runs):
     n_el, n_pairs = 6, 21
-    for r in runs.values():
+    for r in (runs[v] for v in ("model", "angular_fine", "messages")):
         d = r["descriptor"]
         assert r["n_features"] == n_el * d["n_radial"] + n_pairs * 2 * len(d["zetas"]) * d["n_angular_radial"]
     assert runs["angular_fine"]["descriptor"]["zetas"] == [1.0, 2.0, 4.0, 8.0, 16.0]
     assert runs["angular_fine"]["descriptor"]["cutoff_A"] == runs["model"]["descriptor"]["cutoff_A"]
     assert runs["angular_fine"]["triplets_per_atom"] == pytest.approx(runs["model"]["triplets_per_atom"])
     assert runs["messages"]["n_inputs"] == runs["model"]["n_features"] + 4 * 16
+    painn = runs["painn_small"]["message_passing"]
+    assert (painn["n_features"], painn["n_layers"], painn["cutoff_A"]) == (32, 2, 4.5)
+    assert 0 < runs["painn_small"]["pairs_per_atom"] < runs["model"]["triplets_per_atom"]
 
 
 def test_residual_frames_add_back_to_the_reference():

@@ -63,3 +63,36 @@ def test_terms_do_not_move_with_the_whole_cell(frame):
     assert E2 == pytest.approx(E, rel=1e-9, abs=1e-9)
     assert F2 == pytest.approx(F, rel=1e-7, abs=1e-9)
     assert np.abs(F.sum(axis=1)).max() < 1e-9  # no net force: momentum conserved
+
+
+def test_charge_field_columns_rotate_with_the_frame_and_are_linear_in_the_charges(frame):
+    a, roles, _ = frame
+    rng = np.random.default_rng(1)
+    dq, q = rng.normal(0, 0.01, len(a)), rng.normal(0, 0.1, len(a))
+    C = bfr.charge_field_columns(a, dq, q)
+    k = len(bfr.CHARGE_CENTRES_A)
+    assert C.shape == (len(a), 2 * k, 3)
+    assert bfr.charge_field_columns(a, 2 * dq, np.zeros(len(a))) == pytest.approx(
+        np.concatenate([2 * C[:, :k], 0 * C[:, k:]], axis=1), abs=1e-12)
+    # a rotation about z keeps the in-plane periodic cell a valid (rotated) cell
+    th = 0.7
+    rot = np.array([[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]])
+    b = a.copy()
+    b.set_cell(a.cell.array @ rot.T, scale_atoms=False)
+    b.positions = a.positions @ rot.T
+    assert bfr.charge_field_columns(b, dq, q) == pytest.approx(C @ rot.T, abs=1e-10)
+
+
+def test_the_charge_oracle_recovers_a_residual_made_of_its_own_columns(frame):
+    a, roles, _ = frame
+    rng = np.random.default_rng(2)
+    q_ref = a.calc.results["charges"]
+    pred = [dict(charges=q_ref - rng.normal(0, 0.02, len(a)))]
+    C = bfr.charge_field_columns(a, q_ref - pred[0]["charges"], q_ref)
+    coef = rng.normal(0, 0.5, C.shape[1])
+    resid = [np.einsum("nkx,k->nx", C, coef)]  # the same coefficients for every role
+    sets = dict(train=[a])
+    out = bfr.charge_oracle(sets, dict(train=[roles]), dict(train=resid), dict(train=pred), ridge=1e-12)
+    assert out["train_molecular_before_meV_per_A"] > 10
+    assert out["train_molecular_after_meV_per_A"] < 1e-3 * out["train_molecular_before_meV_per_A"]
+    assert set(out["by_role"]) == set(roles) - {"C_graphene"}
