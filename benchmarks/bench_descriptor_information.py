@@ -29,6 +29,9 @@ the triplets per atom it evaluates (its cost).
   shape: 64 features, 3 rounds within 5 Å, so a receptive field of 15 Å and vector features that
   carry directions between rounds). Its readout's last layer starts at zero, as the others'.
 - ``painn_small``: 32 features, 2 rounds within 4.5 Å (about a quarter of the cost per step).
+  ``--hidden`` does not apply to the PaiNN variants. Their output scale is the residual's RMS force
+  component, as PaiNN training uses; from a zero readout they start slowly (only the last layer
+  has a gradient at first), so a CPU run of tens of minutes is a weak test of them (the model card).
 
 A few hundred frames can be memorised by any variant (the correctors have ~260,000 weights):
 judge on thousands of frames, where a variant that lowers the training frames' error *and* the
