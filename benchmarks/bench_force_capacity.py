@@ -91,23 +91,12 @@ def run_one(item: dict) -> dict:
     return rec
 
 
-def _batch_loss(member, cb, settings, weights):
-    """The training loss of one batch: a descriptor cache (``training._CachedBatch``) or a pair graph
-    for message passing (``training._GraphBatch``)."""
-    import multiscale.atomistic.training as tr
-
-    if isinstance(cb, tr._GraphBatch):
-        return cb.loss(member, settings, weights, train=True)
-    return tr._member_loss(member, cb, settings, weights, train=True)
-
-
 def molecular_rmse(member, batches, molecular) -> float:
     """Force RMSE [meV/Å] of ``member`` on cached batches (descriptor caches or pair graphs), over the
     atoms ``molecular`` marks."""
     se, n = 0.0, 0
     for cb, mol in zip(batches, molecular):
-        cached = {"features": cb.features()} if hasattr(cb, "features") else {}
-        out = member(cb.batch, **cached, forces=True, create_graph=False)
+        out = member(cb.batch, features=cb.features(), forces=True, create_graph=False)
         d = (out["forces"].detach() - cb.targets["forces"])[mol].double()
         se, n = se + float((d ** 2).sum()), n + int(mol.sum())
     return 1e3 * float(np.sqrt(se / (3 * n)))
@@ -143,7 +132,7 @@ def fit_for_minutes(member, batches, molecular, settings, *, minutes: float, lea
         t_epoch = time.perf_counter()
         for bi in rng.permutation(len(batches))[:max(0, min(len(batches), limit - steps))]:
             opt.zero_grad()
-            loss, _ = _batch_loss(member, batches[bi], settings, ones)
+            loss, _ = batches[bi].loss(member, settings, ones, train=True)
             loss.backward()
             opt.step()
             steps += 1

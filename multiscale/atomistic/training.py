@@ -210,6 +210,11 @@ class _CachedBatch:
         """(G, Jacobian) in float32: members are trained in float32 and stored in float64."""
         return self.g, self.jac
 
+    def loss(self, model, s: "TrainingSettings", weights: torch.Tensor, train: bool):
+        """(weighted loss, per-configuration squared errors): :func:`_member_loss`, so that a loop
+        over batches need not know whether they are descriptor caches or pair graphs."""
+        return _member_loss(model, self, s, weights, train)
+
     def nbytes(self) -> int:
         """Bytes held by this batch's tensors (each distinct tensor counted once)."""
         seen, total = set(), 0
@@ -501,6 +506,11 @@ class _GraphBatch:
         self.force_weight = torch.from_numpy(np.where(electrode, electrode_weight, 1.0)).float().to(device)
         self.indices = torch.as_tensor(np.asarray(indices), device=device)
         self.n_configs = len(atoms_list)
+
+    def features(self):
+        """None: message passing computes its features from the positions (the same call as a
+        descriptor cache's ``model(batch, features=cb.features())``)."""
+        return None
 
     def loss(self, model, s: "TrainingSettings", weights: torch.Tensor, train: bool):
         """(weighted loss, per-configuration squared errors) as in :func:`_member_loss`."""
