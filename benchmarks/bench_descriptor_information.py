@@ -32,6 +32,9 @@ the triplets per atom it evaluates (its cost).
   ``--hidden`` does not apply to the PaiNN variants. Their output scale is the residual's RMS force
   component, as PaiNN training uses; from a zero readout they start slowly (only the last layer
   has a gradient at first), so a CPU run of tens of minutes is a weak test of them (the model card).
+- ``painn_small_twin``: ``painn_small`` without the zero readout: the corrector is a randomly
+  initialised network minus its own frozen copy (:func:`twin`), so it too starts at zero, but
+  every layer has a gradient from the first step. Each step costs a second, gradient-free pass.
 
 A few hundred frames can be memorised by any variant (the correctors have ~260,000 weights):
 judge on thousands of frames, where a variant that lowers the training frames' error *and* the
@@ -64,6 +67,8 @@ VARIANTS = {
     # equivariant message passing instead of symmetry functions (MessagePassingSettings)
     "painn": dict(painn=dict(n_features=64, n_layers=3, cutoff_A=5.0)),
     "painn_small": dict(painn=dict(n_features=32, n_layers=2, cutoff_A=4.5)),
+    # the same, started as the difference of a randomly initialised network and its frozen copy
+    "painn_small_twin": dict(painn=dict(n_features=32, n_layers=2, cutoff_A=4.5), twin=True),
 }
 
 
@@ -119,7 +124,7 @@ def run_one(item: dict) -> dict:
                             weight_force_electrode=float(settings.get("weight_force_electrode", 1.0)))
     variant = dict(VARIANTS[item["variant"]])
     if "painn" in variant:
-        return _run_message_passing(item, variant["painn"], ens, frames, held, s)
+        return _run_message_passing(item, variant, ens, frames, held, s)
     own = ens.members[0].descriptor.settings.to_dict()
     messages = variant.pop("messages", None)
     desc = DescriptorSettings(**{**own, **variant})
@@ -177,7 +182,29 @@ def _molecular_masks(batches_frames) -> list:
     return [torch.from_numpy(~np.concatenate([electrode_atoms(a) for a in chunk])) for chunk in batches_frames]
 
 
-def _run_message_passing(item, painn: dict, ens, frames, held, s) -> dict:
+def twin(network):
+    """``network`` − a frozen copy of it, output by output: zero for every input at the start, yet
+    (unlike a zeroed last layer) with a gradient in every layer from the first step. Only the first
+    term trains; its copy's outputs are computed without a graph."""
+    import copy
+
+    import torch
+
+    class Twin(torch.nn.Module):
+        def __init__(self, live):
+            super().__init__()
+            self.live = live
+            self.frozen = copy.deepcopy(live).requires_grad_(False)
+
+        def forward(self, batch, **kwargs):
+            out = self.live(batch, **kwargs)
+            ref = self.frozen(batch, **{**kwargs, "create_graph": False})
+            return {k: v - ref[k].detach() if torch.is_tensor(v) and k in ref else v for k, v in out.items()}
+
+    return Twin(network)
+
+
+def _run_message_passing(item, variant: dict, ens, frames, held, s) -> dict:
     """A PaiNN corrector run (variants ``painn*``), recorded as :func:`run_one` records the others."""
     import torch
 
@@ -185,7 +212,7 @@ def _run_message_passing(item, painn: dict, ens, frames, held, s) -> dict:
     from multiscale.atomistic.message_passing import MessagePassingPotential, MessagePassingSettings
 
     torch.manual_seed(item["seed"])
-    settings = MessagePassingSettings(**painn)
+    settings = MessagePassingSettings(**variant["painn"])
     corrector = MessagePassingPotential(ens.members[0].elements, settings)
     bs = 8
 
@@ -205,12 +232,15 @@ def _run_message_passing(item, painn: dict, ens, frames, held, s) -> dict:
     tr._fit_ranges(corrector, frames)
     f_rms = float(np.sqrt(np.mean(np.concatenate([a.get_forces().ravel() for a in frames]) ** 2)))
     corrector.energy_scale.fill_(max(f_rms, 0.01))
-    with torch.no_grad():  # a zero last layer: the corrector starts as a constant, model + corrector as the model
-        corrector.net["readout"][-1].weight.zero_()
-        corrector.net["readout"][-1].bias.zero_()
+    if not variant.get("twin"):
+        with torch.no_grad():  # a zero last layer: the corrector starts as a constant, model + corrector as the model
+            corrector.net["readout"][-1].weight.zero_()
+            corrector.net["readout"][-1].bias.zero_()
     corrector.net.float()
+    if variant.get("twin"):
+        corrector = twin(corrector)
     n_atoms = sum(len(cb.batch["species"]) for cb in batches)
-    rec = dict(variant=item["variant"], message_passing=settings.to_dict(), n_features=settings.n_features,
+    rec = dict(variant=item["variant"], message_passing=settings.to_dict(), twin=bool(variant.get("twin")), n_features=settings.n_features,
                pairs_per_atom=sum(len(cb.batch["i"]) for cb in batches) / n_atoms, cache_minutes=cache_minutes,
                n_frames=len(frames), learning_rate=item["learning_rate"], n_heldout_frames=len(held))
     return _fit(corrector, rec, item, s, (batches, molecular), (held_batches, held_molecular))

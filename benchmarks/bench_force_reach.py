@@ -15,9 +15,20 @@ A model with descriptor cutoff r_c has forces of range 2 r_c, so it can follow a
 only through its neighbours' energies; the ``missed`` column is what it does not follow.
 
     python benchmarks/bench_force_reach.py --json [--model NAME] [--radii 6.5,8,10] [--amplitude 0.3]
-        [--roles C_carbonyl,O_carbonyl,C,O,Li] [--workers 2]
+        [--move translate|rotate] [--repeats 1] [--roles C_carbonyl,O_carbonyl,C,O,Li] [--workers 2]
 
-Each (centre, R) is one reference call of the moved cell (about 40 s), in parallel over
+``--move rotate`` turns each far molecule about its centroid by a uniformly random rotation
+instead (clash-checked: :func:`~multiscale.atomistic.validation.rotate_far_molecules`), which
+redraws the far dipoles' orientations rather than nudging them. If the turned cell were an
+independent draw of the far solvent given the near one, the reference's RMS change / √2 would be
+the force error that any model seeing nothing beyond R must leave
+(``locality_floor_per_component_meV_per_A``, per Cartesian component as the potential's force RMSEs
+are; the other columns are RMS force-vector lengths, √3 times a per-component RMS);
+the far molecules keep their places (a partial redraw) and the turned orientations are not the
+liquid's, so it is an estimate, not a bound.
+``--repeats n`` moves each (centre, R) n times with seeds seed … seed + n − 1.
+
+Each (centre, R, repeat) is one reference call of the moved cell (about 40 s), in parallel over
 ``--workers`` processes (``multiscale.parallel``); the unmoved cell's forces are computed once.
 Prints JSON: per centre and R the moved molecules and the RMS force changes [meV/Å], and per R
 those pooled over the centres.
@@ -60,17 +71,25 @@ def _rms(x) -> float:
     return float(np.sqrt(np.mean(np.sum(np.asarray(x) ** 2, axis=1))) * 1e3)
 
 
-def reference_forces(item: dict) -> dict:
-    """The reference forces of the cell moved as ``item`` says (centre, radius_A, amplitude_A, seed;
-    ``centre`` None: the unmoved cell)."""
-    from multiscale.atomistic import reference_calculator
-    from multiscale.atomistic.validation import move_far_molecules
+def moved_cell(cell, item: dict):
+    """(``cell`` moved as ``item`` says: centre, radius_A, move, amplitude_A, seed; the moved molecules)."""
+    from multiscale.atomistic.validation import move_far_molecules, rotate_far_molecules
 
-    atoms = _cell()
-    far = []
+    if item["move"] == "rotate":
+        moved, far, _ = rotate_far_molecules(cell, item["centre"], radius_A=item["radius_A"], seed=item["seed"])
+        return moved, far
+    return move_far_molecules(cell, item["centre"], radius_A=item["radius_A"], amplitude_A=item["amplitude_A"],
+                              seed=item["seed"])
+
+
+def reference_forces(item: dict) -> dict:
+    """The reference forces of the cell moved as ``item`` says (:func:`moved_cell`; ``centre`` None:
+    the unmoved cell)."""
+    from multiscale.atomistic import reference_calculator
+
+    atoms, far = _cell(), []
     if item["centre"] is not None:
-        atoms, far = move_far_molecules(atoms, item["centre"], radius_A=item["radius_A"],
-                                        amplitude_A=item["amplitude_A"], seed=item["seed"])
+        atoms, far = moved_cell(atoms, item)
     atoms.calc = reference_calculator()
     t = time.perf_counter()
     forces = atoms.get_forces()
@@ -84,6 +103,9 @@ def main(argv=None) -> dict:
     p.add_argument("--model", default="mlp_li_ec_graphene_vff")
     p.add_argument("--radii", default="6.5,8,10", help="comma-separated R [Å]: molecules wholly beyond move")
     p.add_argument("--amplitude", type=float, default=0.3, help="rigid displacement per component [Å]")
+    p.add_argument("--move", default="translate", choices=("translate", "rotate"),
+                   help="translate the far molecules rigidly (--amplitude) or turn each about its centroid")
+    p.add_argument("--repeats", type=int, default=1, help="moves per centre and radius (seeds seed, seed + 1, …)")
     p.add_argument("--roles", default="C_carbonyl,O_carbonyl,C,O,Li",
                    help="centre roles (multiscale.atomistic.validation.chemical_roles: C and O alone are EC's "
                         "CH₂ carbon and ring oxygen)")
@@ -98,18 +120,20 @@ def main(argv=None) -> dict:
         raise SystemExit(f"--radii {args.radii!r}: each must be in [2, 12] Å (the cell is 19.7 × 17.0 Å in-plane)")
     if not 0.01 <= args.amplitude <= 2.0:
         raise SystemExit(f"--amplitude = {args.amplitude} is out of range: must be in [0.01, 2] Å")
+    if not 1 <= args.repeats <= 20:
+        raise SystemExit(f"--repeats = {args.repeats} is out of range: must be in [1, 20]")
     if not 0 <= args.workers <= 8:
         raise SystemExit(f"--workers = {args.workers} is out of range: must be in [0, 8]")
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     from multiscale.atomistic import load_potential
-    from multiscale.atomistic.validation import molecules, move_far_molecules
+    from multiscale.atomistic.validation import molecules
     from multiscale.parallel import parallel_map
 
     cell = _cell()
     centres = _centres(cell, roles)
-    items = [dict(centre=None, radius_A=None, amplitude_A=args.amplitude, seed=args.seed)]
-    items += [dict(role=role, centre=c, radius_A=r, amplitude_A=args.amplitude, seed=args.seed)
-              for role, c in centres.items() for r in radii]
+    items = [dict(centre=None, radius_A=None, move=args.move, amplitude_A=args.amplitude, seed=args.seed)]
+    items += [dict(role=role, centre=c, radius_A=r, move=args.move, amplitude_A=args.amplitude, seed=args.seed + k)
+              for role, c in centres.items() for r in radii for k in range(args.repeats)]
     t0 = time.perf_counter()
     done = parallel_map(reference_forces, items, n_workers=min(args.workers, len(items)), progress=not args.json,
                         description="reference calls")
@@ -121,8 +145,7 @@ def main(argv=None) -> dict:
     label = molecules(cell)
     rows = []
     for item in done[1:]:
-        moved, far = move_far_molecules(cell, item["centre"], radius_A=item["radius_A"],
-                                        amplitude_A=item["amplitude_A"], seed=item["seed"])
+        moved, far = moved_cell(cell, item)
         assert list(map(int, far)) == item["moved_molecules"]  # the same move in both processes
         moved.calc = calc
         d = cell.get_distances(item["centre"], np.arange(len(cell)), mic=True)
@@ -130,7 +153,7 @@ def main(argv=None) -> dict:
         d_ref = (np.array(item["forces"]) - f0)[probe]
         d_ml = (moved.get_forces() - m0)[probe]
         moved_atoms = np.isin(label, far)
-        rows.append(dict(role=item["role"], centre=item["centre"], radius_A=item["radius_A"],
+        rows.append(dict(role=item["role"], centre=item["centre"], radius_A=item["radius_A"], seed=item["seed"],
                          n_moved_molecules=len(far), n_moved_atoms=int(moved_atoms.sum()),
                          nearest_moved_atom_A=float(d[moved_atoms].min()) if far else None,
                          probe=[cell.get_chemical_symbols()[k] for k in probe],
@@ -142,7 +165,10 @@ def main(argv=None) -> dict:
         if sel:
             pooled[str(r)] = {k: float(np.sqrt(np.mean([x[k] ** 2 for x in sel])))
                               for k in ("reference_change_meV_per_A", "model_change_meV_per_A", "missed_meV_per_A")}
-    out = dict(model=args.model, amplitude_A=args.amplitude, probe_radius_A=PROBE_RADIUS_A,
+            # per component, as the potential's force RMSEs are: a vector's RMS length is √3 times that
+            pooled[str(r)]["locality_floor_per_component_meV_per_A"] = (
+                pooled[str(r)]["reference_change_meV_per_A"] / np.sqrt(2 * 3))
+    out = dict(model=args.model, move=args.move, amplitude_A=args.amplitude, repeats=args.repeats, probe_radius_A=PROBE_RADIUS_A,
                model_cutoff_A=float(calc.ensemble.cutoff_A), centres=centres, rows=rows, pooled_by_radius=pooled,
                wall_minutes=(time.perf_counter() - t0) / 60)
     print(json.dumps(out, indent=1 if args.json else None))

@@ -293,16 +293,71 @@ def move_far_molecules(atoms, centre: int, *, radius_A: float, amplitude_A: floa
     Gaussian ``amplitude_A`` per component; the sheet and everything nearer stay. Bonds are kept:
     it is a change of the far solvent's configuration, not a distortion. Returns (copy, indices of
     the moved molecules)."""
-    check_range("radius_A", radius_A, low=0.0, low_inclusive=False)
     check_range("amplitude_A", amplitude_A, low=0.0, low_inclusive=False, high=5.0)
-    label = molecules(atoms)
-    d = atoms.get_distances(int(centre), np.arange(len(atoms)), mic=True)
-    far = [m for m in range(label.max() + 1) if np.all(d[label == m] > radius_A)]
+    label, far = _far_molecules(atoms, centre, radius_A)
     moved = atoms.copy()
     rng = np.random.default_rng(seed)
     for m in far:
         moved.positions[label == m] += rng.normal(0.0, amplitude_A, 3)
     return moved, far
+
+
+def _far_molecules(atoms, centre: int, radius_A: float) -> tuple[np.ndarray, list]:
+    """(:func:`molecules` labels, the molecules whose atoms are all farther than ``radius_A`` from
+    atom ``centre``, minimum image)."""
+    check_range("radius_A", radius_A, low=0.0, low_inclusive=False)
+    label = molecules(atoms)
+    d = atoms.get_distances(int(centre), np.arange(len(atoms)), mic=True)
+    return label, [m for m in range(label.max() + 1) if np.all(d[label == m] > radius_A)]
+
+
+def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, min_contact_A: float = 2.0,
+                         tries: int = 100):
+    """A copy of ``atoms`` in which every molecule whose atoms are all farther than ``radius_A`` from
+    atom ``centre`` is turned about its centroid by a uniformly random rotation; the sheet and
+    everything nearer stay, and so do the far molecules' centroids. Where :func:`move_far_molecules`
+    nudges the far solvent, this redraws its orientations, and so the dipoles whose fields reach the
+    centre.
+
+    A rotation is kept only if no atom of the molecule comes closer to another molecule, the sheet
+    or an ion than ``min_contact_A`` (or than the molecule's closest contact before, if that was
+    closer); up to ``tries`` rotations are drawn, else the molecule stays as it was. Molecules are
+    turned one after another, each checked against the others as they are by then. Single atoms
+    (Li⁺) have nothing to turn. Returns (copy, indices of the turned molecules, indices of those
+    left as they were for want of room)."""
+    from scipy.spatial.transform import Rotation
+
+    check_range("min_contact_A", min_contact_A, low=0.5, high=4.0)
+    check_range("tries", tries, low=1, high=10000)
+    label, far = _far_molecules(atoms, centre, radius_A)
+    moved = atoms.copy()
+    rng = np.random.default_rng(seed)
+    turned, crowded = [], []
+    for m in far:
+        members = np.flatnonzero(label == m)
+        if len(members) < 2:
+            continue
+        others = np.flatnonzero(label != m)
+        # the molecule made whole across the periodic boundary, about its centroid
+        rel = moved.get_distances(members[0], members, mic=True, vector=True)
+        local = rel - rel.mean(0)
+        centroid = moved.positions[members[0]] + rel.mean(0)
+
+        def closest(positions):
+            trial = moved.copy()
+            trial.positions[members] = positions
+            return min(trial.get_distances(k, others, mic=True).min() for k in members)
+
+        floor = min(min_contact_A, closest(moved.positions[members]))
+        for _ in range(int(tries)):
+            candidate = centroid + Rotation.random(random_state=rng).apply(local)
+            if closest(candidate) >= floor:
+                moved.positions[members] = candidate
+                turned.append(m)
+                break
+        else:
+            crowded.append(m)
+    return moved, turned, crowded
 
 
 def _model_databases(calc) -> list[Path]:

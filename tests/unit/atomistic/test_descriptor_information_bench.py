@@ -17,7 +17,10 @@ def runs():
     # a step limit, not the time: the same fit on a loaded machine
     item = dict(model=MODEL, n_frames=12, hidden=(32, 32), minutes=10.0, max_steps=80, learning_rate=3e-3,
                 record_steps=20, heldout_stride=400, seed=0)
-    return {v: bdi.run_one(dict(item, variant=v)) for v in ("model", "angular_fine", "messages", "painn_small")}
+    out = {v: bdi.run_one(dict(item, variant=v)) for v in ("model", "angular_fine", "messages", "painn_small")}
+    # the twin's first steps are noisy (random directions in every layer): its start is what is checked
+    out["painn_small_twin"] = bdi.run_one(dict(item, variant="painn_small_twin", max_steps=20))
+    return out
 
 
 def test_every_corrector_starts_at_the_models_own_error(runs):
@@ -26,12 +29,13 @@ def test_every_corrector_starts_at_the_models_own_error(runs):
     for r in runs.values():
         # float16 Jacobian factors and float32 networks in training
         assert r["train_start_molecular_meV_per_A"] == pytest.approx(own, rel=0.01)
-    for v in ("angular_fine", "messages", "painn_small"):
+    for v in ("angular_fine", "messages", "painn_small", "painn_small_twin"):
         assert runs[v]["heldout_start_molecular_meV_per_A"] == pytest.approx(
             runs["model"]["heldout_start_molecular_meV_per_A"], rel=1e-6)
 
 
 def test_a_short_fit_lowers_the_error_on_the_fitted_frames(runs):
+    assert runs.pop("painn_small_twin")["steps"] == 20
     for v, r in runs.items():
         assert r["steps"] == 80 and len(r["trajectory"]) == 5
         # PaiNN's zero readout leaves only its last layer a gradient at first: it starts slower
@@ -71,3 +75,37 @@ def test_bad_arguments_name_themselves():
                        (["--workers", "9"], "--workers")):
         with pytest.raises(SystemExit, match=word):
             bdi.main(argv)
+
+
+def test_a_twin_starts_at_zero_with_a_gradient_in_every_layer():
+    """A zeroed last layer leaves the layers below it without a gradient; the twin (network − its
+    frozen copy) is zero too, yet every trainable layer gets one, and the copy none."""
+    import torch
+
+    from multiscale.atomistic import default_system
+    from multiscale.atomistic.graph import build_graph, collate
+    from multiscale.atomistic.message_passing import MessagePassingPotential, MessagePassingSettings
+
+    torch.manual_seed(0)
+    net = MessagePassingPotential(settings=MessagePassingSettings(n_features=16, n_layers=2, cutoff_A=4.5))
+    atoms = default_system(0)
+    batch = collate([build_graph(atoms, net.elements, 4.5, 0.0)])
+    t = bdi.twin(net)
+    out = t(batch, forces=True, create_graph=True)
+    # float32 networks: the two passes differ by rounding (create_graph or not), ~1e-8 eV/Å
+    assert float(out["energy"].detach().abs().max()) < 1e-6 and float(out["forces"].detach().abs().max()) < 1e-6
+    target = torch.randn_like(out["forces"])
+    ((out["forces"] - target) ** 2).sum().backward()
+    grads = {n: p.grad for n, p in t.live.named_parameters() if p.requires_grad}
+    first, last = grads["net.layers.0.phi.0.weight"], grads["net.readout.2.weight"]
+    assert float(first.abs().max()) > 0 and float(last.abs().max()) > 0
+    assert all(p.grad is None for p in t.frozen.parameters())
+    assert [p for p in t.parameters() if p.requires_grad] == list(t.live.parameters())
+
+    zeroed = MessagePassingPotential(settings=net.settings)
+    with torch.no_grad():
+        zeroed.net["readout"][-1].weight.zero_()
+        zeroed.net["readout"][-1].bias.zero_()
+    f = zeroed(collate([build_graph(atoms, net.elements, 4.5, 0.0)]), forces=True, create_graph=True)["forces"]
+    ((f - target) ** 2).sum().backward()
+    assert float(zeroed.net["layers"][0].phi[0].weight.grad.abs().max()) == 0.0

@@ -24,6 +24,17 @@ def test_one_centre_per_role_near_the_middle_of_the_cell():
 
 def test_bad_arguments_name_themselves():
     for argv, word in ((["--radii", "1"], "--radii"), (["--radii", "a"], "--radii"),
-                       (["--amplitude", "5"], "--amplitude"), (["--workers", "9"], "--workers")):
+                       (["--amplitude", "5"], "--amplitude"), (["--workers", "9"], "--workers"),
+                       (["--repeats", "0"], "--repeats")):
         with pytest.raises(SystemExit, match=word):
             bfr.main(argv)
+
+
+def test_the_reference_and_the_model_see_the_same_move():
+    """moved_cell is called once in the reference's process and once in the model's: same item, same cell."""
+    cell = bfr._cell()
+    for move in ("translate", "rotate"):
+        item = dict(centre=140, radius_A=8.0, move=move, amplitude_A=0.3, seed=4)
+        (a, fa), (b, fb) = bfr.moved_cell(cell, item), bfr.moved_cell(bfr._cell(), item)
+        assert fa and fa == fb and np.array_equal(a.positions, b.positions)
+        assert not np.array_equal(a.positions, cell.positions)

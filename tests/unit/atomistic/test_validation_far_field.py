@@ -1,12 +1,12 @@
-"""validation.molecules and move_far_molecules: the cell's molecules, rigid moves beyond a radius,
-and a short-ranged calculator that cannot feel them."""
+"""validation.molecules, move_far_molecules and rotate_far_molecules: the cell's molecules, rigid
+moves and turns beyond a radius, and a short-ranged calculator that cannot feel them."""
 import numpy as np
 import pytest
 from ase.calculators.lj import LennardJones
 
 from multiscale.atomistic import default_system
 from multiscale.atomistic.system import electrode_atoms
-from multiscale.atomistic.validation import molecules, move_far_molecules
+from multiscale.atomistic.validation import molecules, move_far_molecules, rotate_far_molecules
 from multiscale.errors import InputError
 
 
@@ -56,3 +56,37 @@ def test_a_short_ranged_calculator_cannot_feel_molecules_beyond_its_reach(cell):
     np.testing.assert_allclose(probe_forces(beyond), f0, atol=1e-12)
     within, far = move_far_molecules(cell, centre, radius_A=2.0, amplitude_A=0.3, seed=2)
     assert far and np.abs(probe_forces(within) - f0).max() > 1e-4
+
+
+def test_far_molecules_turn_rigidly_about_their_centroids_without_clashes(cell):
+    centre, radius = 140, 6.5
+    turned_cell, turned, crowded = rotate_far_molecules(cell, centre, radius_A=radius, seed=3)
+    label = molecules(cell)
+    d = cell.get_distances(centre, np.arange(len(cell)), mic=True)
+    assert len(turned) >= 5 and not set(turned) & set(crowded)
+    assert all(d[label == m].min() > radius for m in turned + crowded)
+    assert np.all(turned_cell.positions[~np.isin(label, turned)] == cell.positions[~np.isin(label, turned)])
+    for m in turned:
+        k = np.flatnonzero(label == m)
+        before = cell.get_distances(k[0], k, mic=True, vector=True)
+        after = turned_cell.get_distances(k[0], k, mic=True, vector=True)
+        # the shape is kept (all internal distances), the centroid stays, the orientation changes
+        inner = lambda v: np.linalg.norm(v[:, None] - v[None], axis=2)  # noqa: E731
+        np.testing.assert_allclose(inner(after), inner(before), atol=1e-9)
+        np.testing.assert_allclose(turned_cell.positions[k[0]] + after.mean(0),
+                                   cell.positions[k[0]] + before.mean(0), atol=1e-9)
+        assert np.abs(after - before).max() > 0.1
+        others = np.flatnonzero(label != m)
+        closest = min(turned_cell.get_distances(int(a), others, mic=True).min() for a in k)
+        was = min(cell.get_distances(int(a), others, mic=True).min() for a in k)
+        assert closest >= min(2.0, was) - 1e-9
+
+
+def test_turning_is_reproducible_and_checks_its_arguments(cell):
+    a, ta, _ = rotate_far_molecules(cell, 140, radius_A=8.0, seed=5)
+    b, tb, _ = rotate_far_molecules(cell, 140, radius_A=8.0, seed=5)
+    assert ta == tb and np.array_equal(a.positions, b.positions)
+    for kwargs, word in ((dict(radius_A=-1.0), "radius_A"), (dict(radius_A=8.0, min_contact_A=9.0), "min_contact_A"),
+                         (dict(radius_A=8.0, tries=0), "tries")):
+        with pytest.raises(InputError, match=word):
+            rotate_far_molecules(cell, 140, **kwargs)
