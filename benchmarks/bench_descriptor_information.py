@@ -240,7 +240,8 @@ def _run_message_passing(item, variant: dict, ens, frames, held, s) -> dict:
     if variant.get("twin"):
         corrector = twin(corrector)
     n_atoms = sum(len(cb.batch["species"]) for cb in batches)
-    rec = dict(variant=item["variant"], message_passing=settings.to_dict(), twin=bool(variant.get("twin")), n_features=settings.n_features,
+    rec = dict(variant=item["variant"], message_passing=settings.to_dict(), twin=bool(variant.get("twin")),
+               n_features=settings.n_features,
                pairs_per_atom=sum(len(cb.batch["i"]) for cb in batches) / n_atoms, cache_minutes=cache_minutes,
                n_frames=len(frames), learning_rate=item["learning_rate"], n_heldout_frames=len(held))
     return _fit(corrector, rec, item, s, (batches, molecular), (held_batches, held_molecular))

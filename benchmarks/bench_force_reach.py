@@ -168,7 +168,8 @@ def main(argv=None) -> dict:
             # per component, as the potential's force RMSEs are: a vector's RMS length is √3 times that
             pooled[str(r)]["locality_floor_per_component_meV_per_A"] = (
                 pooled[str(r)]["reference_change_meV_per_A"] / np.sqrt(2 * 3))
-    out = dict(model=args.model, move=args.move, amplitude_A=args.amplitude, repeats=args.repeats, probe_radius_A=PROBE_RADIUS_A,
+    out = dict(model=args.model, move=args.move, amplitude_A=args.amplitude, repeats=args.repeats,
+               probe_radius_A=PROBE_RADIUS_A,
                model_cutoff_A=float(calc.ensemble.cutoff_A), centres=centres, rows=rows, pooled_by_radius=pooled,
                wall_minutes=(time.perf_counter() - t0) / 60)
     print(json.dumps(out, indent=1 if args.json else None))
