@@ -155,7 +155,8 @@ def main(argv=None) -> dict:
         moved_atoms = np.isin(label, far)
         rows.append(dict(role=item["role"], centre=item["centre"], radius_A=item["radius_A"], seed=item["seed"],
                          n_moved_molecules=len(far), n_moved_atoms=int(moved_atoms.sum()),
-                         nearest_moved_atom_A=float(d[moved_atoms].min()) if far else None,
+                         nearest_moved_atom_A=float(moved.get_distances(item["centre"], np.flatnonzero(moved_atoms),
+                                                                         mic=True).min()) if far else None,
                          probe=[cell.get_chemical_symbols()[k] for k in probe],
                          reference_change_meV_per_A=_rms(d_ref), model_change_meV_per_A=_rms(d_ml),
                          missed_meV_per_A=_rms(d_ref - d_ml), reference_seconds=item["seconds"]))

@@ -319,9 +319,11 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
     nudges the far solvent, this redraws its orientations, and so the dipoles whose fields reach the
     centre.
 
-    A rotation is kept only if no atom of the molecule comes closer to another molecule, the sheet
-    or an ion than ``min_contact_A`` (or than the molecule's closest contact before, if that was
-    closer); up to ``tries`` rotations are drawn, else the molecule stays as it was. Molecules are
+    A rotation is kept only if every atom of the molecule stays farther than ``radius_A`` from the
+    centre (a turn about the centroid swings the far side of a molecule nearer) and none comes
+    closer to another molecule, the sheet or an ion than ``min_contact_A`` (or than the molecule's
+    closest contact before, if that was closer); up to ``tries`` rotations are drawn, else the
+    molecule stays as it was. Molecules are
     turned one after another, each checked against the others as they are by then. Single atoms
     (Li⁺) have nothing to turn. Returns (copy, indices of the turned molecules, indices of those
     left as they were for want of room)."""
@@ -344,14 +346,17 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
         centroid = moved.positions[members[0]] + rel.mean(0)
 
         def closest(positions):
+            """(closest approach to another atom, to the centre) with the molecule at ``positions``."""
             trial = moved.copy()
             trial.positions[members] = positions
-            return min(trial.get_distances(k, others, mic=True).min() for k in members)
+            return (min(trial.get_distances(k, others, mic=True).min() for k in members),
+                    trial.get_distances(int(centre), members, mic=True).min())
 
-        floor = min(min_contact_A, closest(moved.positions[members]))
+        floor = min(min_contact_A, closest(moved.positions[members])[0])
         for _ in range(int(tries)):
             candidate = centroid + Rotation.random(random_state=rng).apply(local)
-            if closest(candidate) >= floor:
+            contact, from_centre = closest(candidate)
+            if contact >= floor and from_centre > radius_A:
                 moved.positions[members] = candidate
                 turned.append(m)
                 break

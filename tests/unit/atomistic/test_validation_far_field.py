@@ -80,6 +80,7 @@ def test_far_molecules_turn_rigidly_about_their_centroids_without_clashes(cell):
         closest = min(turned_cell.get_distances(int(a), others, mic=True).min() for a in k)
         was = min(cell.get_distances(int(a), others, mic=True).min() for a in k)
         assert closest >= min(2.0, was) - 1e-9
+        assert turned_cell.get_distances(centre, k, mic=True).min() > radius  # still beyond R after the turn
 
 
 def test_turning_is_reproducible_and_checks_its_arguments(cell):
