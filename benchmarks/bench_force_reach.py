@@ -30,8 +30,13 @@ liquid's, so it is an estimate, not a bound.
 
 Each (centre, R, repeat) is one reference call of the moved cell (about 40 s), in parallel over
 ``--workers`` processes (``multiscale.parallel``); the unmoved cell's forces are computed once.
-Prints JSON: per centre and R the moved molecules and the RMS force changes [meV/Å], and per R
-those pooled over the centres.
+Prints JSON: per centre and R the moved molecules, the RMS force changes [meV/Å] and the
+reference's change of the sheet's Mulliken charge [e]; per R those pooled over the centres; and
+per R, over every molecular atom that did not move, its force change (reference, model, missed;
+per component) binned by its distance from the nearest moved atom, before or after the move
+(``unmoved_atoms_by_distance``):
+a local model of cutoff r_c sees a move within r_c directly, and within 2 r_c only through its
+neighbours' energies.
 """
 from __future__ import annotations
 
@@ -93,8 +98,28 @@ def reference_forces(item: dict) -> dict:
     atoms.calc = reference_calculator()
     t = time.perf_counter()
     forces = atoms.get_forces()
-    return dict(item, forces=forces.tolist(), moved_molecules=list(map(int, far)),
+    return dict(item, forces=forces.tolist(), charges=atoms.get_charges().tolist(), moved_molecules=list(map(int, far)),
                 seconds=time.perf_counter() - t)
+
+
+#: bins [Å] of an unmoved molecular atom's distance from the nearest moved atom
+DISTANCE_BINS_A = (0.0, 3.0, 4.5, 6.0, 7.5, 9.0, 12.0)
+
+
+def distance_bins(cell, moved, moved_atoms, still, d_ref, d_ml) -> np.ndarray:
+    """Per bin of :data:`DISTANCE_BINS_A`: (atoms, Σ|ΔF_ref|², Σ|ΔF_ml|², Σ|ΔF_ref − ΔF_ml|²) over the
+    atoms ``still`` marks, by their distance from the nearest atom ``moved_atoms`` marks, before
+    (``cell``) or after (``moved``) the move, whichever is nearer (minimum image); forces in eV/Å,
+    changes of the whole cell's (n, 3) arrays."""
+    idx = np.flatnonzero(still)
+    near = np.min([a.get_distances(int(k), idx, mic=True) for a in (cell, moved) for k in np.flatnonzero(moved_atoms)],
+                  axis=0)
+    k = np.digitize(near, DISTANCE_BINS_A) - 1
+    out = np.zeros((len(DISTANCE_BINS_A) - 1, 4))
+    for col, x in enumerate((d_ref, d_ml, d_ref - d_ml), start=1):
+        np.add.at(out[:, col], k[k < len(out)], np.sum(x[idx] ** 2, axis=1)[k < len(out)])
+    np.add.at(out[:, 0], k[k < len(out)], 1)
+    return out
 
 
 def main(argv=None) -> dict:
@@ -137,29 +162,39 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     done = parallel_map(reference_forces, items, n_workers=min(args.workers, len(items)), progress=not args.json,
                         description="reference calls")
-    f0 = np.array(done[0]["forces"])
+    f0, q0 = np.array(done[0]["forces"]), np.array(done[0]["charges"])
     calc = load_potential(args.model, precision="float64")
     base = cell.copy()
     base.calc = calc
     m0 = base.get_forces()
-    label = molecules(cell)
-    rows = []
+    from multiscale.atomistic.system import electrode_atoms
+
+    label, sheet = molecules(cell), electrode_atoms(cell)
+    rows, bins = [], {r: 0.0 for r in radii}
     for item in done[1:]:
         moved, far = moved_cell(cell, item)
         assert list(map(int, far)) == item["moved_molecules"]  # the same move in both processes
         moved.calc = calc
         d = cell.get_distances(item["centre"], np.arange(len(cell)), mic=True)
         probe = np.flatnonzero(d <= PROBE_RADIUS_A)
-        d_ref = (np.array(item["forces"]) - f0)[probe]
-        d_ml = (moved.get_forces() - m0)[probe]
+        d_ref_all, d_ml_all = np.array(item["forces"]) - f0, moved.get_forces() - m0
+        d_ref, d_ml = d_ref_all[probe], d_ml_all[probe]
         moved_atoms = np.isin(label, far)
+        if far:
+            still = ~moved_atoms & ~sheet
+            bins[item["radius_A"]] = bins[item["radius_A"]] + distance_bins(cell, moved, moved_atoms, still,
+                                                                            d_ref_all, d_ml_all)
+        dq = np.array(item["charges"]) - q0
         rows.append(dict(role=item["role"], centre=item["centre"], radius_A=item["radius_A"], seed=item["seed"],
                          n_moved_molecules=len(far), n_moved_atoms=int(moved_atoms.sum()),
                          nearest_moved_atom_A=float(moved.get_distances(item["centre"], np.flatnonzero(moved_atoms),
                                                                          mic=True).min()) if far else None,
                          probe=[cell.get_chemical_symbols()[k] for k in probe],
                          reference_change_meV_per_A=_rms(d_ref), model_change_meV_per_A=_rms(d_ml),
-                         missed_meV_per_A=_rms(d_ref - d_ml), reference_seconds=item["seconds"]))
+                         missed_meV_per_A=_rms(d_ref - d_ml), reference_seconds=item["seconds"],
+                         sheet_charge_change_e=float(dq[sheet].sum()),
+                         largest_unmoved_molecule_charge_change_e=float(max(
+                             (abs(dq[label == m].sum()) for m in set(label[~moved_atoms & ~sheet])), default=0.0))))
     pooled = {}
     for r in radii:
         sel = [x for x in rows if x["radius_A"] == r and x["n_moved_molecules"] > 0]
@@ -169,9 +204,17 @@ def main(argv=None) -> dict:
             # per component, as the potential's force RMSEs are: a vector's RMS length is √3 times that
             pooled[str(r)]["locality_floor_per_component_meV_per_A"] = (
                 pooled[str(r)]["reference_change_meV_per_A"] / np.sqrt(2 * 3))
+    by_distance = {}  # per component [meV/Å], as the potential's RMSEs
+    for r, b in bins.items():
+        if np.ndim(b):
+            by_distance[str(r)] = [dict(from_A=lo, to_A=hi, n_atom_moves=int(n), **{
+                key: float(np.sqrt(x / (3 * n)) * 1e3) if n else None for key, x in zip(
+                    ("reference_change_meV_per_A", "model_change_meV_per_A", "missed_meV_per_A"), rest)})
+                for lo, hi, (n, *rest) in zip(DISTANCE_BINS_A[:-1], DISTANCE_BINS_A[1:], b)]
     out = dict(model=args.model, move=args.move, amplitude_A=args.amplitude, repeats=args.repeats,
                probe_radius_A=PROBE_RADIUS_A,
                model_cutoff_A=float(calc.ensemble.cutoff_A), centres=centres, rows=rows, pooled_by_radius=pooled,
+               unmoved_atoms_by_distance=by_distance,
                wall_minutes=(time.perf_counter() - t0) / 60)
     print(json.dumps(out, indent=1 if args.json else None))
     return out
