@@ -15,7 +15,7 @@ A model with descriptor cutoff r_c has forces of range 2 r_c, so it can follow a
 only through its neighbours' energies; the ``missed`` column is what it does not follow.
 
     python benchmarks/bench_force_reach.py --json [--model NAME] [--radii 6.5,8,10] [--amplitude 0.3]
-        [--move translate|rotate] [--repeats 1] [--roles C_carbonyl,O_carbonyl,C,O,Li] [--workers 2]
+        [--move translate|rotate] [--max-angle 180] [--repeats 1] [--roles C_carbonyl,O_carbonyl,C,O,Li] [--workers 2]
 
 ``--move rotate`` turns each far molecule about its centroid by a uniformly random rotation
 instead (clash-checked: :func:`~multiscale.atomistic.validation.rotate_far_molecules`), which
@@ -26,6 +26,8 @@ the force error that any model seeing nothing beyond R must leave
 are; the other columns are RMS force-vector lengths, √3 times a per-component RMS);
 the far molecules keep their places (a partial redraw) and the turned orientations are not the
 liquid's, so it is an estimate, not a bound.
+``--max-angle θ`` (with ``rotate``) turns each by at most θ about a random axis instead: a
+libration of the far solvent, nearer the liquid's own fluctuations than a redraw.
 ``--repeats n`` moves each (centre, R) n times with seeds seed … seed + n − 1.
 
 Each (centre, R, repeat) is one reference call of the moved cell (about 40 s), in parallel over
@@ -81,7 +83,8 @@ def moved_cell(cell, item: dict):
     from multiscale.atomistic.validation import move_far_molecules, rotate_far_molecules
 
     if item["move"] == "rotate":
-        moved, far, _ = rotate_far_molecules(cell, item["centre"], radius_A=item["radius_A"], seed=item["seed"])
+        moved, far, _ = rotate_far_molecules(cell, item["centre"], radius_A=item["radius_A"], seed=item["seed"],
+                                             max_angle_deg=item.get("max_angle_deg", 180.0))
         return moved, far
     return move_far_molecules(cell, item["centre"], radius_A=item["radius_A"], amplitude_A=item["amplitude_A"],
                               seed=item["seed"])
@@ -130,6 +133,8 @@ def main(argv=None) -> dict:
     p.add_argument("--amplitude", type=float, default=0.3, help="rigid displacement per component [Å]")
     p.add_argument("--move", default="translate", choices=("translate", "rotate"),
                    help="translate the far molecules rigidly (--amplitude) or turn each about its centroid")
+    p.add_argument("--max-angle", type=float, default=180.0,
+                   help="with --move rotate: 180 turns at random; less, a libration by up to this angle [deg]")
     p.add_argument("--repeats", type=int, default=1, help="moves per centre and radius (seeds seed, seed + 1, …)")
     p.add_argument("--roles", default="C_carbonyl,O_carbonyl,C,O,Li",
                    help="centre roles (multiscale.atomistic.validation.chemical_roles: C and O alone are EC's "
@@ -145,6 +150,8 @@ def main(argv=None) -> dict:
         raise SystemExit(f"--radii {args.radii!r}: each must be in [2, 12] Å (the cell is 19.7 × 17.0 Å in-plane)")
     if not 0.01 <= args.amplitude <= 2.0:
         raise SystemExit(f"--amplitude = {args.amplitude} is out of range: must be in [0.01, 2] Å")
+    if not 0 < args.max_angle <= 180:
+        raise SystemExit(f"--max-angle = {args.max_angle} is out of range: must be in (0, 180] degrees")
     if not 1 <= args.repeats <= 20:
         raise SystemExit(f"--repeats = {args.repeats} is out of range: must be in [1, 20]")
     if not 0 <= args.workers <= 8:
@@ -156,8 +163,9 @@ def main(argv=None) -> dict:
 
     cell = _cell()
     centres = _centres(cell, roles)
-    items = [dict(centre=None, radius_A=None, move=args.move, amplitude_A=args.amplitude, seed=args.seed)]
-    items += [dict(role=role, centre=c, radius_A=r, move=args.move, amplitude_A=args.amplitude, seed=args.seed + k)
+    move = dict(move=args.move, amplitude_A=args.amplitude, max_angle_deg=args.max_angle)
+    items = [dict(centre=None, radius_A=None, seed=args.seed, **move)]
+    items += [dict(role=role, centre=c, radius_A=r, seed=args.seed + k, **move)
               for role, c in centres.items() for r in radii for k in range(args.repeats)]
     t0 = time.perf_counter()
     done = parallel_map(reference_forces, items, n_workers=min(args.workers, len(items)), progress=not args.json,
@@ -211,7 +219,8 @@ def main(argv=None) -> dict:
                 key: float(np.sqrt(x / (3 * n)) * 1e3) if n else None for key, x in zip(
                     ("reference_change_meV_per_A", "model_change_meV_per_A", "missed_meV_per_A"), rest)})
                 for lo, hi, (n, *rest) in zip(DISTANCE_BINS_A[:-1], DISTANCE_BINS_A[1:], b)]
-    out = dict(model=args.model, move=args.move, amplitude_A=args.amplitude, repeats=args.repeats,
+    out = dict(model=args.model, move=args.move, amplitude_A=args.amplitude, max_angle_deg=args.max_angle,
+               repeats=args.repeats,
                probe_radius_A=PROBE_RADIUS_A,
                model_cutoff_A=float(calc.ensemble.cutoff_A), centres=centres, rows=rows, pooled_by_radius=pooled,
                unmoved_atoms_by_distance=by_distance,

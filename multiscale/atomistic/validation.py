@@ -312,9 +312,11 @@ def _far_molecules(atoms, centre: int, radius_A: float) -> tuple[np.ndarray, lis
 
 
 def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, min_contact_A: float = 2.0,
-                         tries: int = 100):
+                         tries: int = 100, max_angle_deg: float = 180.0):
     """A copy of ``atoms`` in which every molecule whose atoms are all farther than ``radius_A`` from
-    atom ``centre`` is turned about its centroid by a uniformly random rotation; the sheet and
+    atom ``centre`` is turned about its centroid by a random rotation (uniform over all rotations
+    for ``max_angle_deg`` = 180; otherwise about a uniformly random axis by an angle uniform in
+    [−``max_angle_deg``, ``max_angle_deg``], a libration rather than a redraw); the sheet and
     everything nearer stay, and so do the far molecules' centroids. Where :func:`move_far_molecules`
     nudges the far solvent, this redraws its orientations, and so the dipoles whose fields reach the
     centre.
@@ -331,6 +333,15 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
 
     check_range("min_contact_A", min_contact_A, low=0.5, high=4.0)
     check_range("tries", tries, low=1, high=10000)
+    check_range("max_angle_deg", max_angle_deg, low=0.0, low_inclusive=False, high=180.0)
+
+    def draw():
+        if max_angle_deg >= 180.0:
+            return Rotation.random(random_state=rng)
+        axis = rng.normal(size=3)
+        angle = np.deg2rad(rng.uniform(-max_angle_deg, max_angle_deg))
+        return Rotation.from_rotvec(angle * axis / np.linalg.norm(axis))
+
     label, far = _far_molecules(atoms, centre, radius_A)
     moved = atoms.copy()
     rng = np.random.default_rng(seed)
@@ -354,7 +365,7 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
 
         floor = min(min_contact_A, closest(moved.positions[members])[0])
         for _ in range(int(tries)):
-            candidate = centroid + Rotation.random(random_state=rng).apply(local)
+            candidate = centroid + draw().apply(local)
             contact, from_centre = closest(candidate)
             if contact >= floor and from_centre > radius_A:
                 moved.positions[members] = candidate

@@ -88,6 +88,23 @@ def test_turning_is_reproducible_and_checks_its_arguments(cell):
     b, tb, _ = rotate_far_molecules(cell, 140, radius_A=8.0, seed=5)
     assert ta == tb and np.array_equal(a.positions, b.positions)
     for kwargs, word in ((dict(radius_A=-1.0), "radius_A"), (dict(radius_A=8.0, min_contact_A=9.0), "min_contact_A"),
-                         (dict(radius_A=8.0, tries=0), "tries")):
+                         (dict(radius_A=8.0, tries=0), "tries"), (dict(radius_A=8.0, max_angle_deg=0.0), "max_angle")):
         with pytest.raises(InputError, match=word):
             rotate_far_molecules(cell, 140, **kwargs)
+
+
+def test_a_libration_turns_each_molecule_by_at_most_its_angle(cell):
+    label = molecules(cell)
+    turned_cell, turned, _ = rotate_far_molecules(cell, 140, radius_A=6.5, seed=1, max_angle_deg=20.0)
+    assert turned
+    for m in turned:
+        k = np.flatnonzero(label == m)
+        before = cell.get_distances(k[0], k, mic=True, vector=True)
+        after = turned_cell.get_distances(k[0], k, mic=True, vector=True)
+        before, after = before - before.mean(0), after - after.mean(0)
+        # the rotation taking one onto the other (Kabsch), its angle
+        u, _, vt = np.linalg.svd(before.T @ after)
+        r = (u @ np.diag([1, 1, np.sign(np.linalg.det(u @ vt))]) @ vt).T
+        angle = np.degrees(np.arccos(np.clip((np.trace(r) - 1) / 2, -1, 1)))
+        assert 0 < angle <= 20.0 + 1e-6
+        np.testing.assert_allclose(before @ r.T, after, atol=1e-9)
