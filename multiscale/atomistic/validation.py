@@ -325,15 +325,15 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
     centre (a turn about the centroid swings the far side of a molecule nearer) and none comes
     closer to another molecule, the sheet or an ion than ``min_contact_A`` (or than the molecule's
     closest contact before, if that was closer); up to ``tries`` rotations are drawn, else the
-    molecule stays as it was. Molecules are
-    turned one after another, each checked against the others as they are by then. Single atoms
-    (Li⁺) have nothing to turn. Returns (copy, indices of the turned molecules, indices of those
+    molecule stays as it was. Molecules are turned one after another, each checked against the
+    others as they are by then. Single atoms (Li⁺) have nothing to turn. Returns (copy, indices of the turned molecules, indices of those
     left as they were for want of room)."""
     from scipy.spatial.transform import Rotation
 
     check_range("min_contact_A", min_contact_A, low=0.5, high=4.0)
     check_range("tries", tries, low=1, high=10000)
     check_range("max_angle_deg", max_angle_deg, low=0.0, low_inclusive=False, high=180.0)
+    rng = np.random.default_rng(seed)
 
     def draw():
         if max_angle_deg >= 180.0:
@@ -344,7 +344,6 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
 
     label, far = _far_molecules(atoms, centre, radius_A)
     moved = atoms.copy()
-    rng = np.random.default_rng(seed)
     turned, crowded = [], []
     for m in far:
         members = np.flatnonzero(label == m)
