@@ -328,6 +328,7 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
     molecule stays as it was. Molecules are turned one after another, each checked against the
     others as they are by then. Single atoms (Li⁺) have nothing to turn. Returns (copy, indices of the turned molecules, indices of those
     left as they were for want of room)."""
+    from ase.geometry import get_distances
     from scipy.spatial.transform import Rotation
 
     check_range("min_contact_A", min_contact_A, low=0.5, high=4.0)
@@ -357,10 +358,9 @@ def rotate_far_molecules(atoms, centre: int, *, radius_A: float, seed: int = 0, 
 
         def closest(positions):
             """(closest approach to another atom, to the centre) with the molecule at ``positions``."""
-            trial = moved.copy()
-            trial.positions[members] = positions
-            return (min(trial.get_distances(k, others, mic=True).min() for k in members),
-                    trial.get_distances(int(centre), members, mic=True).min())
+            _, to_others = get_distances(positions, moved.positions[others], cell=moved.cell, pbc=moved.pbc)
+            _, to_centre = get_distances(moved.positions[int(centre)], positions, cell=moved.cell, pbc=moved.pbc)
+            return to_others.min(), to_centre.min()
 
         floor = min(min_contact_A, closest(moved.positions[members])[0])
         for _ in range(int(tries)):
