@@ -76,6 +76,13 @@ class TrainingSettings:
     #: transfer to new molecular arrangements (needs several trajectories).
     validation_split: str = "random"
     patience: int = 30
+    #: stochastic weight averaging (Izmailov et al. 2018): from this epoch on (the run's epoch
+    #: count, as in ``history['epoch']``; a continued run counts from 0), each member's weights
+    #: after every epoch it trains are averaged; at the end the average replaces the member's best
+    #: state where its validation loss is lower. None: off. A lever against the epoch-to-epoch
+    #: noise of a continued run at a plateau (models/*vff/card.md, "Stage 8"). Not checkpointed: a
+    #: resumed run starts its averages afresh.
+    average_from_epoch: int | None = None
     seed: int = 0
     max_minutes: float = 30.0
     descriptor: DescriptorSettings = field(default_factory=DescriptorSettings)
@@ -142,6 +149,11 @@ class TrainingSettings:
             raise InputError(f"validation_fraction = {self.validation_fraction} must be in (0, 0.5)")
         if self.validation_split not in ("random", "trajectory"):
             raise InputError(f"validation_split = {self.validation_split!r} must be 'random' or 'trajectory'")
+        if self.average_from_epoch is not None and not 0 <= self.average_from_epoch < self.epochs:
+            raise InputError(f"average_from_epoch = {self.average_from_epoch} must be in [0, epochs = {self.epochs})")
+        if self.average_from_epoch is not None and self.architecture != "behler-parrinello":
+            raise InputError(f"average_from_epoch is implemented for the behler-parrinello architecture only, "
+                             f"not {self.architecture!r}")
         for k in ("epochs", "batch_size"):
             if getattr(self, k) < 1:
                 raise InputError(f"{k} = {getattr(self, k)} must be >= 1")
@@ -404,6 +416,7 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         best_state = [{n: v.detach().clone() for n, v in m.state_dict().items()} for m in members]
         history["initial_val_loss"] = list(best)
         warmup_steps = len(train_batches)
+    averages = [_WeightAverage() for _ in members]
     step, epoch = 0, start_epoch
     t0 = time.time()
     bar = tqdm(range(start_epoch, s.epochs), disable=not progress, desc="training", leave=False,
@@ -434,6 +447,8 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
                     best_state[k] = {n: v.detach().clone() for n, v in members[k].state_dict().items()}
                 else:
                     since[k] += 1
+                if s.average_from_epoch is not None and epoch >= s.average_from_epoch:
+                    averages[k].add(members[k])
             history["epoch"].append(epoch)
             history["train_loss"].append(tl.tolist())
             history["val_loss"].append(vl.tolist())
@@ -451,6 +466,8 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         history["interrupted_at_epoch"] = int(epoch)
         if progress:
             print(f"\ninterrupted in epoch {epoch}: keeping the best members so far", file=sys.stderr)
+    if s.average_from_epoch is not None:
+        history["weight_average"] = _keep_better_averages(members, averages, best, best_state, val_batches, s, ones)
     for k, m in enumerate(members):
         if best_state[k] is not None:
             m.load_state_dict(best_state[k])
@@ -463,6 +480,51 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
                    best_validation_loss=[float(b) for b in best],
                    settings=dict(asdict(s), descriptor=s.descriptor.to_dict(), network=s.network.to_dict()))
     return _with_baseline(PotentialEnsemble(members), baseline), history
+
+
+class _WeightAverage:
+    """Running mean of one member's parameters over the epochs it is given (float64 sums)."""
+
+    def __init__(self):
+        self.n = 0
+        self.sums: dict[str, torch.Tensor] = {}
+
+    def add(self, model) -> None:
+        for name, p in model.named_parameters():
+            v = p.detach().double()
+            self.sums[name] = self.sums[name] + v if name in self.sums else v.clone()
+        self.n += 1
+
+    def state(self, model) -> dict:
+        """``model``'s state dict with each parameter replaced by its mean (buffers as they are)."""
+        state = {n: v.detach().clone() for n, v in model.state_dict().items()}
+        for name, total in self.sums.items():
+            state[name] = (total / self.n).to(state[name].dtype)
+        return state
+
+
+def _keep_better_averages(members, averages, best, best_state, val_batches, s: TrainingSettings, ones) -> dict:
+    """Evaluate each member's weight average; where its validation loss beats the member's best,
+    make it the best state (``best`` and ``best_state`` are updated in place). Returns the record
+    for the history: epochs averaged, the averages' validation losses, which were kept."""
+    last = [{n: v.detach().clone() for n, v in m.state_dict().items()} for m in members]
+    has = [a.n >= 2 for a in averages]  # one epoch's weights are not an average
+    for m, a, h in zip(members, averages, has):
+        if h:
+            m.load_state_dict(a.state(m))
+    vl, vf, ve = _validation_losses(members, val_batches, s, ones)
+    record = dict(from_epoch=s.average_from_epoch, n_epochs=[a.n for a in averages], val_loss=[], kept=[],
+                  val_force_rmse=[], val_energy_rmse_per_atom=[])
+    for k, m in enumerate(members):
+        keep = bool(has[k] and vl[k] < best[k])
+        if keep:
+            best[k], best_state[k] = float(vl[k]), {n: v.detach().clone() for n, v in m.state_dict().items()}
+        m.load_state_dict(last[k])
+        record["val_loss"].append(float(vl[k]) if has[k] else None)
+        record["val_force_rmse"].append(float(np.sqrt(vf[k])) if has[k] else None)
+        record["val_energy_rmse_per_atom"].append(float(np.sqrt(ve[k])) if has[k] else None)
+        record["kept"].append(keep)
+    return record
 
 
 def _validation_losses(members, val_batches, s: TrainingSettings, ones: torch.Tensor):

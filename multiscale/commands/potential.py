@@ -161,6 +161,10 @@ def label(db_path, method, fields, heldout_fields, temperatures, seeds, n_steps,
 @click.option("--cache-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
               help="Storage of the descriptor-Jacobian factors (radial and angular) in the training cache (most of "
                    "its memory; the run prints the cache size). float16 halves them, for more data in the same memory.")
+@click.option("--average-from-epoch", default=None, type=click.IntRange(min=0),
+              help="Stochastic weight averaging: average each member's weights over every epoch from this one on "
+                   "(a continued run counts from 0) and keep the average where its validation loss is lower "
+                   "than the member's best epoch. Off by default.")
 @quiet_option
 def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_size, learning_rate, seed,
           validation_split, energy_weight, weight_decay, electrode_force_weight, feature_std_floor, hidden, cutoff_A,
@@ -168,7 +172,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
           radial_functions, radial_width_A, angular_cutoff_A, angular_width_A, messages, architecture, features,
           layers, rbf,
           switch_width_A, device, parallel_members, init_from, resume,
-          baseline, sheet_energy, threads, cache_dtype, quiet) -> None:
+          baseline, sheet_energy, threads, cache_dtype, average_from_epoch, quiet) -> None:
     """Train the ensemble on the rows with split=train; write ensemble.pt + ensemble.json to OUT."""
     import torch
 
@@ -184,6 +188,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                                 weight_energy=energy_weight, weight_decay=weight_decay,
                                 weight_force_electrode=electrode_force_weight,
                                 feature_std_floor=feature_std_floor, cache_dtype=cache_dtype,
+                                average_from_epoch=average_from_epoch,
                                 descriptor=DescriptorSettings(cutoff_A=cutoff_A, n_angular_radial=angular_shells,
                                                               zetas=tuple(_floats(zetas)), n_radial=radial_functions,
                                                               radial_width_A=radial_width_A,
@@ -235,6 +240,7 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                         + (f" --baseline {baseline}" if baseline != "none" else "")
                         + (f" --sheet-energy {sheet_energy}" if sheet_energy != "network" else "")
                         + (f" --cache-dtype {cache_dtype}" if cache_dtype != "float32" else "")
+                        + (f" --average-from-epoch {average_from_epoch}" if average_from_epoch is not None else "")
                         + (" --resume" if resume else ""))
     meta["commands"] = previous + [meta["command"]]
     if bond_fit is not None:
@@ -255,6 +261,10 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
     best = [round(float(np.nanmin(col)), 4) for col in vf.T] if vf.size else None
     click.echo(f"trained {members} members on {len(frames)} configurations in {hist['minutes']:.1f} min; "
                f"best validation force RMSE per member {best} eV/Å; wrote {out_dir}")
+    if "weight_average" in hist:
+        wa = hist["weight_average"]
+        click.echo(f"weight averages over {wa['n_epochs']} epochs per member: validation loss "
+                   f"{[None if v is None else round(v, 5) for v in wa['val_loss']]}, kept {wa['kept']}")
 
 
 def _message_settings(text):

@@ -205,3 +205,20 @@ def test_train_with_messages_records_them_and_refuses_bad_ones(tmp_path, capsys)
         code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "x"), "--messages", bad,
                                 "--quiet"], capsys)
         assert code != 0 and word in err and "Traceback" not in err
+
+
+def test_train_averages_weights_when_asked_and_says_so(tmp_path, capsys):
+    from multiscale.resources import data_path
+
+    db = str(data_path("xtb_li_ec_graphene", "reference_md.db"))
+    out = tmp_path / "m"
+    code, stdout, err = run_cli(["potential", "train", "--db", db, "--frame-stride", "1000", "--out", str(out),
+                                 "--members", "4", "--epochs", "3", "--hidden", "8", "--average-from-epoch", "1",
+                                 "--quiet"], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "ensemble.json").read_text())["meta"]
+    assert meta["command"].endswith("--average-from-epoch 1")
+    assert meta["history"]["weight_average"]["n_epochs"] == [2] * 4 and "weight averages over [2, 2, 2, 2]" in stdout
+    code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m2"), "--epochs", "3",
+                            "--average-from-epoch", "3", "--quiet"], capsys)
+    assert code != 0 and "average_from_epoch = 3" in err and "Traceback" not in err

@@ -439,3 +439,53 @@ def test_init_from_with_messages_continues_the_parents_function(tmp_path):
     np.testing.assert_allclose(forces[2], forces[1], atol=1e-12)
     with pytest.raises(InputError, match="messages"):
         TrainingSettings(architecture="painn", network=NetworkSettings(messages=messages)).validate()
+
+
+def test_weight_average_is_the_mean_of_the_epochs_and_kept_only_where_it_validates_better(monkeypatch):
+    """Stochastic weight averaging from epoch 1 of 4: each member's average is the arithmetic mean of its
+    weights after epochs 1, 2 and 3; a member comes back as its average exactly when the average's
+    validation loss beats its best epoch, and the history records both."""
+    import multiscale.atomistic.training as tr
+
+    frames = _synthetic_frames()
+    s = TrainingSettings(n_members=4, epochs=4, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
+                         average_from_epoch=1)
+    snapshots = []  # each member's parameters whenever the validation loss is taken (after each epoch)
+    real = tr._validation_losses
+
+    def recording(members, *args):
+        snapshots.append([{n: p.detach().double().clone() for n, p in m.named_parameters()} for m in members])
+        return real(members, *args)
+
+    monkeypatch.setattr(tr, "_validation_losses", recording)
+    ens, hist = train_ensemble(frames, s, progress=False)
+    wa = hist["weight_average"]
+    assert wa["n_epochs"] == [3] * 4 and wa["from_epoch"] == 1
+    assert len(snapshots) == 5  # four epochs, then the averages
+    val = np.array(hist["val_loss"])
+    for k, m in enumerate(ens.members):
+        mean = {n: sum(snap[k][n] for snap in snapshots[1:4]) / 3 for n in snapshots[0][k]}
+        for n, p in m.named_parameters():  # what the averages were validated with
+            torch.testing.assert_close(snapshots[4][k][n], mean[n], rtol=1e-6, atol=1e-7)
+        assert wa["kept"][k] == (wa["val_loss"][k] < val[:, k].min())
+        expected = mean if wa["kept"][k] else snapshots[int(np.argmin(val[:, k]))][k]
+        for n, p in m.named_parameters():
+            torch.testing.assert_close(p.detach(), expected[n], rtol=1e-5, atol=1e-6)
+        assert hist["best_validation_loss"][k] == pytest.approx(min(wa["val_loss"][k], val[:, k].min()))
+
+
+def test_weight_average_that_validates_worse_leaves_the_start_of_a_continued_run(tmp_path):
+    """The averages of a run that only makes its members worse are worse than the start too: not kept."""
+    frames, ens = _saved_start(tmp_path)
+    wild = TrainingSettings(n_members=4, epochs=3, batch_size=4, seed=0, network=NetworkSettings(hidden=(8,)),
+                            learning_rate=5.0, init_from=str(tmp_path / "start"), average_from_epoch=0)
+    ens2, hist2 = train_ensemble(frames, wild, progress=False)
+    assert hist2["weight_average"]["kept"] == [False] * 4
+    np.testing.assert_allclose(hist2["best_validation_loss"], hist2["initial_val_loss"])
+
+
+def test_bad_weight_average_epoch():
+    with pytest.raises(InputError, match=r"average_from_epoch = 5 must be in \[0, epochs = 5\)"):
+        TrainingSettings(epochs=5, average_from_epoch=5).validate()
+    with pytest.raises(InputError, match="average_from_epoch is implemented for the behler-parrinello"):
+        TrainingSettings(architecture="painn", average_from_epoch=0).validate()
