@@ -16,6 +16,7 @@ Checkpoints (``torch.save`` of state dicts + JSON-able metadata, loaded back wit
 """
 from __future__ import annotations
 
+import copy
 import json
 import sys
 import time
@@ -33,6 +34,10 @@ from .message_passing import MessagePassingPotential, MessagePassingSettings
 from .model import (BULK_JACOBIAN_FACTORS, DescriptorSettings, FieldAwarePotential, NetworkSettings, add_messages,
                     member_from_config, widen_networks)
 
+
+#: subfolder of a training run's output holding the members' weight averages
+#: (``TrainingSettings.average_from_epoch``), whether or not they were kept
+WEIGHT_AVERAGE_FOLDER = "weight_average"
 
 _CACHE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
@@ -466,14 +471,23 @@ def train_ensemble(atoms_list, settings: TrainingSettings | None = None, *, chec
         history["interrupted_at_epoch"] = int(epoch)
         if progress:
             print(f"\ninterrupted in epoch {epoch}: keeping the best members so far", file=sys.stderr)
+    averaged = None
     if s.average_from_epoch is not None:
         history["weight_average"] = _keep_better_averages(members, averages, best, best_state, val_batches, s, ones)
+        averaged = [a.parameters() if a.n >= 2 else None for a in averages]
     for k, m in enumerate(members):
         if best_state[k] is not None:
             m.load_state_dict(best_state[k])
         m.double()
         for n, b in m.named_buffers():  # exact float64 constants (normalisation, ranges)
             b.copy_(buffers64[n])
+    if averaged is not None and checkpoint_dir is not None:
+        # the averages themselves, kept or not: held-out data decide between them and the best
+        # epochs, which the validation set chose (and so flatters)
+        folder = Path(checkpoint_dir) / WEIGHT_AVERAGE_FOLDER
+        save_ensemble(_with_baseline(PotentialEnsemble(_averaged_members(members, averaged)), baseline), folder,
+                      meta=dict(partial=False, weight_average=history["weight_average"]))
+        history["weight_average"]["folder"] = str(folder)
     history.update(n_train=int(len(train_idx)), n_validation=int(n_val),
                    minutes=minutes_before + (time.time() - t0) / 60, resumed_from_epoch=start_epoch or None,
                    validation_config_ids=[str(atoms_list[k].info.get("config_id", k)) for k in np.sort(val_idx)],
@@ -495,12 +509,30 @@ class _WeightAverage:
             self.sums[name] = self.sums[name] + v if name in self.sums else v.clone()
         self.n += 1
 
+    def parameters(self) -> dict:
+        """The mean of each parameter (float64)."""
+        return {name: total / self.n for name, total in self.sums.items()}
+
     def state(self, model) -> dict:
         """``model``'s state dict with each parameter replaced by its mean (buffers as they are)."""
         state = {n: v.detach().clone() for n, v in model.state_dict().items()}
         for name, total in self.sums.items():
             state[name] = (total / self.n).to(state[name].dtype)
         return state
+
+
+def _averaged_members(members, averaged) -> list:
+    """Copies of the (float64) members with their parameters replaced by their averages (None: the
+    member as it is); buffers stay the members' exact ones."""
+    out = []
+    for m, mean in zip(members, averaged):
+        c = copy.deepcopy(m)
+        if mean is not None:
+            with torch.no_grad():
+                for name, p in c.named_parameters():
+                    p.copy_(mean[name])
+        out.append(c)
+    return out
 
 
 def _keep_better_averages(members, averages, best, best_state, val_batches, s: TrainingSettings, ones) -> dict:

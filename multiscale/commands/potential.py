@@ -263,8 +263,10 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                f"best validation force RMSE per member {best} eV/Å; wrote {out_dir}")
     if "weight_average" in hist:
         wa = hist["weight_average"]
+        attach_core_repulsion(wa["folder"], frames)
         click.echo(f"weight averages over {wa['n_epochs']} epochs per member: validation loss "
-                   f"{[None if v is None else round(v, 5) for v in wa['val_loss']]}, kept {wa['kept']}")
+                   f"{[None if v is None else round(v, 5) for v in wa['val_loss']]}, kept {wa['kept']}; "
+                   f"every member's average in {wa['folder']}")
 
 
 def _message_settings(text):

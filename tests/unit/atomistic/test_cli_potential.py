@@ -219,6 +219,8 @@ def test_train_averages_weights_when_asked_and_says_so(tmp_path, capsys):
     meta = json.loads((out / "ensemble.json").read_text())["meta"]
     assert meta["command"].endswith("--average-from-epoch 1")
     assert meta["history"]["weight_average"]["n_epochs"] == [2] * 4 and "weight averages over [2, 2, 2, 2]" in stdout
+    assert (out / "weight_average" / "ensemble.pt").is_file()
+    assert "pair_min_distance_A" in json.loads((out / "weight_average" / "ensemble.json").read_text())["meta"]
     code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m2"), "--epochs", "3",
                             "--average-from-epoch", "3", "--quiet"], capsys)
     assert code != 0 and "average_from_epoch = 3" in err and "Traceback" not in err

@@ -441,10 +441,11 @@ def test_init_from_with_messages_continues_the_parents_function(tmp_path):
         TrainingSettings(architecture="painn", network=NetworkSettings(messages=messages)).validate()
 
 
-def test_weight_average_is_the_mean_of_the_epochs_and_kept_only_where_it_validates_better(monkeypatch):
+def test_weight_average_is_the_mean_of_the_epochs_and_kept_only_where_it_validates_better(monkeypatch, tmp_path):
     """Stochastic weight averaging from epoch 1 of 4: each member's average is the arithmetic mean of its
     weights after epochs 1, 2 and 3; a member comes back as its average exactly when the average's
-    validation loss beats its best epoch, and the history records both."""
+    validation loss beats its best epoch, and the history records both. Every average is saved beside
+    the run's output, kept or not."""
     import multiscale.atomistic.training as tr
 
     frames = _synthetic_frames()
@@ -458,8 +459,11 @@ def test_weight_average_is_the_mean_of_the_epochs_and_kept_only_where_it_validat
         return real(members, *args)
 
     monkeypatch.setattr(tr, "_validation_losses", recording)
-    ens, hist = train_ensemble(frames, s, progress=False)
+    ens, hist = train_ensemble(frames, s, progress=False, checkpoint_dir=tmp_path / "run")
     wa = hist["weight_average"]
+    averages, info = load_ensemble(tmp_path / "run" / "weight_average")
+    assert wa["folder"] == str(tmp_path / "run" / "weight_average")
+    assert info["meta"]["weight_average"]["kept"] == wa["kept"]
     assert wa["n_epochs"] == [3] * 4 and wa["from_epoch"] == 1
     assert len(snapshots) == 5  # four epochs, then the averages
     val = np.array(hist["val_loss"])
@@ -468,6 +472,8 @@ def test_weight_average_is_the_mean_of_the_epochs_and_kept_only_where_it_validat
         for n, p in m.named_parameters():  # what the averages were validated with
             torch.testing.assert_close(snapshots[4][k][n], mean[n], rtol=1e-6, atol=1e-7)
         assert wa["kept"][k] == (wa["val_loss"][k] < val[:, k].min())
+        for n, p in averages.members[k].named_parameters():
+            torch.testing.assert_close(p.detach(), mean[n], rtol=1e-5, atol=1e-6)
         expected = mean if wa["kept"][k] else snapshots[int(np.argmin(val[:, k]))][k]
         for n, p in m.named_parameters():
             torch.testing.assert_close(p.detach(), expected[n], rtol=1e-5, atol=1e-6)
