@@ -516,8 +516,7 @@ class _WeightAverage:
     def state(self, model) -> dict:
         """``model``'s state dict with each parameter replaced by its mean (buffers as they are)."""
         state = {n: v.detach().clone() for n, v in model.state_dict().items()}
-        for name, total in self.sums.items():
-            state[name] = (total / self.n).to(state[name].dtype)
+        state.update({name: mean.to(state[name].dtype) for name, mean in self.parameters().items()})
         return state
 
 
