@@ -35,6 +35,15 @@ the triplets per atom it evaluates (its cost).
 - ``painn_small_twin``: ``painn_small`` without the zero readout: the corrector is a randomly
   initialised network minus its own frozen copy (:func:`twin`), so it too starts at zero, but
   every layer has a gradient from the first step. Each step costs a second, gradient-free pass.
+- ``charge_oracle``: the model's descriptor plus five inputs no model has at run time, taken from
+  the reference (:func:`oracle_inputs`): the atom's Mulliken charge, its error in the model's
+  charge head, its molecule's net charge and that net charge's error, and the sheet's net charge.
+  They carry the charge that GFN1-xTB moves across the cell (``bench_force_reach.py --move
+  rotate``), which no local descriptor sees. The oracle charges are inputs held fixed: the
+  corrector's forces are −∂E/∂r at fixed charges, as the short-range part of a charge-equilibration
+  model (4G-HDNNP) is. If this corrector learns what carries over to held-out frames where the
+  control does not, a model that predicts those charges (a global charge equilibration) is the
+  lever; if it follows the control, the missing forces are not a function of where the charge sits.
 
 A few hundred frames can be memorised by any variant (the correctors have ~260,000 weights):
 judge on thousands of frames, where a variant that lowers the training frames' error *and* the
@@ -69,7 +78,12 @@ VARIANTS = {
     "painn_small": dict(painn=dict(n_features=32, n_layers=2, cutoff_A=4.5)),
     # the same, started as the difference of a randomly initialised network and its frozen copy
     "painn_small_twin": dict(painn=dict(n_features=32, n_layers=2, cutoff_A=4.5), twin=True),
+    # the model's descriptor plus the reference's charges as fixed inputs (oracle_inputs)
+    "charge_oracle": dict(oracle=True),
 }
+
+#: the columns of :func:`oracle_inputs`
+ORACLE_INPUTS = ("charge_e", "charge_error_e", "molecule_charge_e", "molecule_charge_error_e", "sheet_charge_e")
 
 
 def _capacity_bench():
@@ -94,8 +108,48 @@ def residual_frames(ensemble, frames) -> list:
         res["forces"] = a.get_forces() - p["forces"]
         b.calc = SinglePointCalculator(b, **res)
         b.info = dict(a.info)
+        b.set_array("model_charges", np.asarray(p["charges"], dtype=float))
         out.append(b)
     return out
+
+
+def oracle_inputs(frame) -> np.ndarray:
+    """(N, 5) per atom, the columns of :data:`ORACLE_INPUTS` [e]: the reference's Mulliken charge
+    q_i, q_i − the model's charge, the net reference charge of the atom's molecule
+    (:func:`~multiscale.atomistic.validation.molecules`; the sheet counts as one, Li⁺ alone), that
+    net charge − the model's, and the sheet's net reference charge (the same for every atom).
+    ``frame`` is one of :func:`residual_frames` (reference charges in its results, the model's in
+    ``arrays['model_charges']``)."""
+    from multiscale.atomistic.validation import molecules
+
+    q = np.asarray(frame.calc.results["charges"], dtype=float)
+    dq = q - frame.arrays["model_charges"]
+    label = molecules(frame)
+    _, index = np.unique(label, return_inverse=True)
+    mol_q, mol_dq = np.bincount(index, q)[index], np.bincount(index, dq)[index]
+    sheet = float(q[label == -1].sum())
+    return np.stack([q, dq, mol_q, mol_dq, np.full(len(q), sheet)], 1)
+
+
+def _oracle_corrector(corrector, batches, hidden):
+    """``corrector`` made to read :func:`oracle_inputs` (``batch['oracle']``) after its descriptor:
+    its networks get that many more inputs, standardised on ``batches`` as the descriptor is."""
+    import torch
+
+    from multiscale.atomistic.model import _mlp, field_outputs
+
+    class OracleCorrector(type(corrector)):
+        def energy_from_features(self, feats, batch):
+            x = torch.cat([feats, batch["oracle"].to(feats.dtype)], 1)
+            return field_outputs(self.atomic_outputs(x, batch["species"], batch.get("sheet")), batch)
+
+    corrector.__class__ = OracleCorrector
+    k = len(ORACLE_INPUTS)
+    corrector.nets = torch.nn.ModuleList([_mlp(net[0].in_features + k, hidden, 4) for net in corrector.nets])
+    x = torch.cat([cb.batch["oracle"].double() for cb in batches])
+    corrector.feature_mean = torch.cat([corrector.feature_mean, x.mean(0)])
+    corrector.feature_std = torch.cat([corrector.feature_std, x.std(0).clamp(min=1e-3)])
+    return corrector
 
 
 def run_one(item: dict) -> dict:
@@ -127,6 +181,7 @@ def run_one(item: dict) -> dict:
         return _run_message_passing(item, variant, ens, frames, held, s)
     own = ens.members[0].descriptor.settings.to_dict()
     messages = variant.pop("messages", None)
+    oracle = variant.pop("oracle", False)
     desc = DescriptorSettings(**{**own, **variant})
     desc.validate()
     torch.manual_seed(item["seed"])
@@ -139,6 +194,10 @@ def run_one(item: dict) -> dict:
         batches = [tr._CachedBatch(work[b:b + bs], np.arange(b, min(b + bs, len(work))), corrector.descriptor,
                                    corrector.elements, electrode_weight=s.weight_force_electrode,
                                    factor_dtype=torch.float16) for b in range(0, len(work), bs)]
+        if oracle:
+            for b, cb in zip(range(0, len(work), bs), batches):
+                inputs = np.concatenate([oracle_inputs(a) for a in work[b:b + bs]])
+                cb.batch["oracle"] = torch.from_numpy(inputs).float()
         return batches, _molecular_masks([work[b:b + bs] for b in range(0, len(work), bs)])
 
     t0 = time.perf_counter()
@@ -146,6 +205,8 @@ def run_one(item: dict) -> dict:
     cache_minutes = (time.perf_counter() - t0) / 60
     held_batches, held_molecular = cached(held)
     tr.fit_normalisation(corrector, batches, frames)
+    if oracle:
+        corrector = _oracle_corrector(corrector, batches, tuple(item["hidden"]))
     with torch.no_grad():  # a zero last layer: the corrector starts as a constant, model + corrector as the model
         for net in corrector.nets:
             net[-1].weight.zero_()
@@ -153,7 +214,8 @@ def run_one(item: dict) -> dict:
     corrector.float()
     n_atoms = sum(len(cb.batch["species"]) for cb in batches)
     rec = dict(variant=item["variant"], descriptor=desc.to_dict(), messages=messages,
-               n_features=corrector.descriptor.n_features, n_inputs=corrector.nets[0][0].in_features,
+               oracle_inputs=list(ORACLE_INPUTS) if oracle else [], n_features=corrector.descriptor.n_features,
+               n_inputs=corrector.nets[0][0].in_features,
                triplets_per_atom=sum(len(cb.batch["tri_i"]) for cb in batches) / n_atoms,
                cache_MB_per_frame=sum(cb.nbytes() for cb in batches) / len(frames) / 1e6,
                cache_minutes=cache_minutes, n_frames=len(frames), hidden=list(item["hidden"]),

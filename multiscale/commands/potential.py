@@ -263,10 +263,27 @@ def train(db_paths, frame_stride, out_dir, members, epochs, max_minutes, batch_s
                f"best validation force RMSE per member {best} eV/Å; wrote {out_dir}")
     if "weight_average" in hist:
         wa = hist["weight_average"]
+        _record_provenance(wa["folder"], meta, averages_of=out_dir)
         attach_core_repulsion(wa["folder"], frames)
         click.echo(f"weight averages over {wa['n_epochs']} epochs per member: validation loss "
                    f"{[None if v is None else round(v, 5) for v in wa['val_loss']]}, kept {wa['kept']}; "
                    f"every member's average in {wa['folder']}")
+
+
+def _record_provenance(folder, meta: dict, **extra) -> None:
+    """Add the run's provenance (its command, data and settings; not its history, which is the run's
+    own) to the metadata of another ensemble the run wrote, such as its weight averages: a folder
+    that is copied elsewhere then still says how it was made."""
+    from pathlib import Path
+
+    from ..io import atomic_path
+
+    path = Path(folder) / "ensemble.json"
+    info = json.loads(path.read_text())
+    info["meta"] = {**{k: v for k, v in meta.items() if k != "history"}, **info["meta"],
+                    **{k: str(v) for k, v in extra.items()}}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(info, indent=2, default=float))
 
 
 def _message_settings(text):

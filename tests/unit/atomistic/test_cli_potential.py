@@ -220,7 +220,11 @@ def test_train_averages_weights_when_asked_and_says_so(tmp_path, capsys):
     assert meta["command"].endswith("--average-from-epoch 1")
     assert meta["history"]["weight_average"]["n_epochs"] == [2] * 4 and "weight averages over [2, 2, 2, 2]" in stdout
     assert (out / "weight_average" / "ensemble.pt").is_file()
-    assert "pair_min_distance_A" in json.loads((out / "weight_average" / "ensemble.json").read_text())["meta"]
+    averages = json.loads((out / "weight_average" / "ensemble.json").read_text())["meta"]
+    assert "pair_min_distance_A" in averages
+    # the averages' folder says how it was made, and keeps its own record of the averaging
+    assert averages["command"] == meta["command"] and averages["dataset"] == [db]
+    assert averages["averages_of"] == str(out) and averages["weight_average"]["n_epochs"] == [2] * 4
     code, _, err = run_cli(["potential", "train", "--db", db, "--out", str(tmp_path / "m2"), "--epochs", "3",
                             "--average-from-epoch", "3", "--quiet"], capsys)
     assert code != 0 and "average_from_epoch = 3" in err and "Traceback" not in err
